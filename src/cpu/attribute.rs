@@ -1,0 +1,269 @@
+//! Attribution methods on the CPU reference path, one graph at a time and
+//! graphs in parallel. All arithmetic is f64.
+
+use super::dense::axpy;
+use super::network::{backward, forward, log_probs, Activations, LocalGraph};
+use crate::explain::{Attributions, ExplainConfig, Method, NodeBaseline, StepTable, Target};
+use crate::{GraphBatch, GraphConvNet, Result};
+use rayon::prelude::*;
+
+/// Steps are summed in fixed groups of this size (in order, then the groups in
+/// order), so results do not depend on whether the groups ran in parallel.
+const STEP_GROUP: usize = 8;
+
+/// Graphs with at least this many nodes plus edges integrate their step groups in parallel.
+const PARALLEL_STEPS_SIZE: usize = 2048;
+
+/// Per-thread scratch space of one gradient evaluation.
+#[derive(Default)]
+struct Scratch {
+    act: Activations,
+    w: Vec<f64>,
+    x: Vec<f64>,
+}
+
+/// Everything about one graph that its attribution needs.
+struct GraphInput<'a> {
+    model: &'a GraphConvNet,
+    g: LocalGraph,
+    /// Node features `[n, F]`.
+    x: Vec<f64>,
+    /// Node-feature baseline `[n, F]`.
+    x_base: Vec<f64>,
+    target: usize,
+    parallel: bool,
+}
+
+impl GraphInput<'_> {
+    fn num_edges(&self) -> usize {
+        self.g.src.len()
+    }
+
+    /// Target log-probability at edge weights `w` and features `x`.
+    fn f(&self, x: &[f64], w: &[f64]) -> f64 {
+        log_probs(self.model, &self.g, x, w)[self.target]
+    }
+
+    /// Gradient of the target log-probability with respect to the edge weights, at `w = alpha`.
+    fn edge_grad(&self, alpha: f64, s: &mut Scratch, out: &mut [f64]) {
+        s.w.clear();
+        s.w.resize(self.num_edges(), alpha);
+        forward(self.model, &self.g, &self.x, &s.w, &mut s.act);
+        backward(self.model, &self.g, &s.w, &s.act, self.target, None, Some(out));
+    }
+
+    /// Gradient with respect to the node features, at `x' + alpha (x - x')`, edge weights 1.
+    fn node_grad(&self, alpha: f64, s: &mut Scratch, out: &mut [f64]) {
+        s.w.clear();
+        s.w.resize(self.num_edges(), 1.0);
+        s.x.clear();
+        s.x.extend(
+            self.x_base
+                .iter()
+                .zip(&self.x)
+                .map(|(&b, &v)| b + alpha * (v - b)),
+        );
+        forward(self.model, &self.g, &s.x, &s.w, &mut s.act);
+        backward(self.model, &self.g, &s.w, &s.act, self.target, Some(out), None);
+    }
+
+    /// `Σ_k weight_k · grad(alpha_k)`, summed in fixed step groups.
+    fn integrate(
+        &self,
+        table: &StepTable,
+        len: usize,
+        grad: impl Fn(&Self, f64, &mut Scratch, &mut [f64]) + Sync,
+    ) -> Vec<f64> {
+        let groups: Vec<std::ops::Range<usize>> = (0..table.len())
+            .step_by(STEP_GROUP)
+            .map(|s| s..(s + STEP_GROUP).min(table.len()))
+            .collect();
+        let partial = |r: &std::ops::Range<usize>| {
+            let mut s = Scratch::default();
+            let (mut acc, mut g) = (vec![0.0; len], vec![0.0; len]);
+            for k in r.clone() {
+                grad(self, table.alphas[k], &mut s, &mut g);
+                axpy(table.weights[k], &g, &mut acc);
+            }
+            acc
+        };
+        let partials: Vec<Vec<f64>> = if self.parallel {
+            groups.par_iter().map(partial).collect()
+        } else {
+            groups.iter().map(partial).collect()
+        };
+        let mut total = vec![0.0; len];
+        for p in &partials {
+            axpy(1.0, p, &mut total);
+        }
+        total
+    }
+}
+
+/// One attribution (edges or nodes) of one graph.
+struct Attributed {
+    attr: Vec<f64>,
+    delta: f64,
+    steps: usize,
+}
+
+/// Runs the configured method for one input kind.
+/// `grad` evaluates the gradient at a path point; `diff` is `input − baseline`;
+/// `f_in − f_base` is the change of the target log-probability along the path.
+fn attribute<'m>(
+    gi: &GraphInput<'m>,
+    cfg: &ExplainConfig,
+    diff: &[f64],
+    input: &[f64],
+    f_in: f64,
+    f_base: f64,
+    grad: impl Fn(&GraphInput<'m>, f64, &mut Scratch, &mut [f64]) + Sync + Copy,
+) -> Result<Attributed> {
+    let len = diff.len();
+    let finish = |attr: Vec<f64>, steps| {
+        let delta = attr.iter().sum::<f64>() - (f_in - f_base);
+        Attributed { attr, delta, steps }
+    };
+    match cfg.method {
+        Method::Saliency | Method::InputXGradient => {
+            let mut g = vec![0.0; len];
+            grad(gi, 1.0, &mut Scratch::default(), &mut g);
+            let attr = if cfg.method == Method::Saliency {
+                g.iter().map(|v| v.abs()).collect()
+            } else {
+                g.iter().zip(input).map(|(a, b)| a * b).collect()
+            };
+            Ok(finish(attr, 1))
+        }
+        Method::IntegratedGradients => {
+            let mut steps = cfg.steps;
+            loop {
+                let table = cfg.rule.table(steps)?;
+                let sum = gi.integrate(&table, len, grad);
+                let attr: Vec<f64> = sum.iter().zip(diff).map(|(a, b)| a * b).collect();
+                let done = finish(attr, steps);
+                match cfg.adaptive {
+                    Some(a)
+                        if done.delta.abs() > a.tol * (f_in - f_base).abs()
+                            && steps < a.max_steps =>
+                    {
+                        steps = (2 * steps).min(a.max_steps);
+                    }
+                    _ => return Ok(done),
+                }
+            }
+        }
+    }
+}
+
+/// The results of one graph.
+struct GraphResult {
+    edge: Option<Attributed>,
+    node: Option<Attributed>,
+    log_probs: Vec<f64>,
+    target: usize,
+}
+
+fn explain_graph(
+    model: &GraphConvNet,
+    batch: &GraphBatch,
+    gidx: usize,
+    cfg: &ExplainConfig,
+) -> Result<GraphResult> {
+    let gr = batch.graph(gidx);
+    let f = batch.num_features();
+    let n0 = gr.nodes.start as u32;
+    let g = LocalGraph {
+        n: gr.num_nodes(),
+        src: batch.src()[gr.edges.clone()].iter().map(|v| v - n0).collect(),
+        dst: batch.dst()[gr.edges.clone()].iter().map(|v| v - n0).collect(),
+    };
+    let feats = gr.nodes.start * f..gr.nodes.end * f;
+    let x: Vec<f64> = batch.features()[feats.clone()].iter().map(|&v| v as f64).collect();
+    let x_base: Vec<f64> = match &cfg.node_baseline {
+        NodeBaseline::Zeros => vec![0.0; x.len()],
+        NodeBaseline::Constant(c) => vec![*c as f64; x.len()],
+        NodeBaseline::Tensor(t) => t[feats].iter().map(|&v| v as f64).collect(),
+    };
+    let e = g.src.len();
+    let ones = vec![1.0; e];
+    let lp = log_probs(model, &g, &x, &ones);
+    let target = match &cfg.target {
+        Target::Predicted => lp
+            .iter()
+            .enumerate()
+            .fold(0, |best, (c, &v)| if v > lp[best] { c } else { best }),
+        Target::Label => batch.graph_labels().map_or(0, |l| l[gidx] as usize),
+        Target::Class(c) => *c,
+        Target::PerGraph(v) => v[gidx],
+    };
+    let gi = GraphInput {
+        model,
+        parallel: g.n + e >= PARALLEL_STEPS_SIZE,
+        g,
+        x,
+        x_base,
+        target,
+    };
+    let f_in = lp[target];
+    let edge = if cfg.wrt.edges() {
+        let f_base = gi.f(&gi.x, &vec![0.0; e]);
+        Some(attribute(&gi, cfg, &ones, &ones, f_in, f_base, GraphInput::edge_grad)?)
+    } else {
+        None
+    };
+    let node = if cfg.wrt.nodes() {
+        let f_base = gi.f(&gi.x_base, &ones);
+        let diff: Vec<f64> = gi.x.iter().zip(&gi.x_base).map(|(a, b)| a - b).collect();
+        Some(attribute(&gi, cfg, &diff, &gi.x, f_in, f_base, GraphInput::node_grad)?)
+    } else {
+        None
+    };
+    Ok(GraphResult {
+        edge,
+        node,
+        log_probs: lp,
+        target,
+    })
+}
+
+/// Explains every graph of `batch` on the CPU. `progress` is called with 1 after each graph.
+/// The configuration must already be validated against the model and batch.
+pub fn explain(
+    model: &GraphConvNet,
+    batch: &GraphBatch,
+    cfg: &ExplainConfig,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Attributions> {
+    let results: Vec<GraphResult> = (0..batch.num_graphs())
+        .into_par_iter()
+        .map(|g| {
+            let r = explain_graph(model, batch, g, cfg);
+            progress(1);
+            r
+        })
+        .collect::<Result<_>>()?;
+    let mut out = Attributions {
+        num_classes: model.num_classes(),
+        num_features: batch.num_features(),
+        ..Default::default()
+    };
+    let take = |pick: fn(&GraphResult) -> Option<&Attributed>| {
+        if results.iter().any(|r| pick(r).is_none()) {
+            return (None, None, None);
+        }
+        let all = results.iter().filter_map(pick);
+        (
+            Some(all.clone().flat_map(|a| a.attr.iter().copied()).collect()),
+            Some(all.clone().map(|a| a.delta).collect()),
+            Some(all.map(|a| a.steps).collect()),
+        )
+    };
+    (out.edge, out.edge_delta, out.edge_steps) = take(|r| r.edge.as_ref());
+    (out.node, out.node_delta, out.node_steps) = take(|r| r.node.as_ref());
+    for r in &results {
+        out.log_probs.extend_from_slice(&r.log_probs);
+        out.target.push(r.target);
+    }
+    Ok(out)
+}

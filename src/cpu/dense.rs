@@ -1,0 +1,100 @@
+//! Dense layers, ReLU and log-softmax on the CPU, in f64.
+//!
+//! Matrices are row-major; a weight `W` is `[out, in]` as in PyTorch.
+
+use crate::model::Linear;
+
+/// `y[r, :] = W x[r, :] + b` for `rows` rows (`y` is overwritten).
+pub fn linear_forward(lin: &Linear, x: &[f64], rows: usize, y: &mut [f64]) {
+    for r in 0..rows {
+        let xr = &x[r * lin.in_dim..(r + 1) * lin.in_dim];
+        let yr = &mut y[r * lin.out_dim..(r + 1) * lin.out_dim];
+        for (o, yo) in yr.iter_mut().enumerate() {
+            *yo = lin.bias[o] + dot(&lin.weight[o * lin.in_dim..(o + 1) * lin.in_dim], xr);
+        }
+    }
+}
+
+/// `y[r, :] += W x[r, :]` (no bias) for `rows` rows.
+pub fn linear_forward_acc(lin: &Linear, x: &[f64], rows: usize, y: &mut [f64]) {
+    for r in 0..rows {
+        let xr = &x[r * lin.in_dim..(r + 1) * lin.in_dim];
+        let yr = &mut y[r * lin.out_dim..(r + 1) * lin.out_dim];
+        for (o, yo) in yr.iter_mut().enumerate() {
+            *yo += dot(&lin.weight[o * lin.in_dim..(o + 1) * lin.in_dim], xr);
+        }
+    }
+}
+
+/// `dx[r, :] += Wᵀ dy[r, :]` for `rows` rows: the gradient of a linear layer's input.
+pub fn linear_backward_input(lin: &Linear, dy: &[f64], rows: usize, dx: &mut [f64]) {
+    for r in 0..rows {
+        let dyr = &dy[r * lin.out_dim..(r + 1) * lin.out_dim];
+        let dxr = &mut dx[r * lin.in_dim..(r + 1) * lin.in_dim];
+        for (o, &g) in dyr.iter().enumerate() {
+            if g != 0.0 {
+                axpy(g, &lin.weight[o * lin.in_dim..(o + 1) * lin.in_dim], dxr);
+            }
+        }
+    }
+}
+
+/// In-place ReLU.
+pub fn relu(x: &mut [f64]) {
+    for v in x {
+        *v = v.max(0.0);
+    }
+}
+
+/// ReLU backward from the layer's output: `dy *= (y > 0)`, as PyTorch does
+/// (the gradient at exactly 0 is 0).
+pub fn relu_backward(y: &[f64], dy: &mut [f64]) {
+    for (d, &v) in dy.iter_mut().zip(y) {
+        if v <= 0.0 {
+            *d = 0.0;
+        }
+    }
+}
+
+/// `log_softmax` of one row.
+pub fn log_softmax(z: &[f64]) -> Vec<f64> {
+    let m = z.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    let lse = m + z.iter().map(|&v| (v - m).exp()).sum::<f64>().ln();
+    z.iter().map(|&v| v - lse).collect()
+}
+
+/// Gradient of `log_softmax(z)[target]` with respect to `z`: `onehot(target) − softmax(z)`,
+/// given the log-probabilities.
+pub fn log_softmax_target_grad(log_probs: &[f64], target: usize) -> Vec<f64> {
+    log_probs
+        .iter()
+        .enumerate()
+        .map(|(c, &lp)| f64::from(u8::from(c == target)) - lp.exp())
+        .collect()
+}
+
+/// Dot product.
+#[inline]
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    // Four independent accumulators let the compiler vectorise the loop.
+    let mut acc = [0.0f64; 4];
+    let chunks = a.len() / 4;
+    for i in 0..chunks {
+        for k in 0..4 {
+            acc[k] += a[4 * i + k] * b[4 * i + k];
+        }
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for i in 4 * chunks..a.len() {
+        s += a[i] * b[i];
+    }
+    s
+}
+
+/// `y += a x`.
+#[inline]
+pub fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
+    }
+}

@@ -1,0 +1,334 @@
+//! What to explain and how: methods, inputs, targets, baselines and results.
+//!
+//! This module is backend-independent. [`crate::explain`] dispatches an
+//! [`ExplainConfig`] to a backend (the CPU reference today) and returns
+//! [`Attributions`].
+
+pub mod rules;
+pub mod undirected;
+
+pub use rules::{Rule, StepTable};
+
+use crate::{Error, GraphBatch, GraphConvNet, Result};
+
+/// An attribution method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// Integrated Gradients (captum's `IntegratedGradients`, `multiply_by_inputs=True`).
+    #[default]
+    IntegratedGradients,
+    /// `|∂F/∂input|` at the input (captum's `Saliency`, `abs=True`).
+    Saliency,
+    /// `input ⊙ ∂F/∂input` (captum's `InputXGradient`).
+    InputXGradient,
+}
+
+impl Method {
+    /// The command-line name (`ig`, `saliency`, `input-x-gradient`).
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            Method::IntegratedGradients => "ig",
+            Method::Saliency => "saliency",
+            Method::InputXGradient => "input-x-gradient",
+        }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "ig" | "integrated-gradients" => Ok(Method::IntegratedGradients),
+            "saliency" => Ok(Method::Saliency),
+            "input-x-gradient" | "ixg" => Ok(Method::InputXGradient),
+            _ => Err(Error::Config(format!(
+                "unknown method {s:?}; use ig, saliency or input-x-gradient"
+            ))),
+        }
+    }
+}
+
+/// Which input the attributions are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wrt {
+    /// The edge mask: every edge weight, input 1, baseline 0 (the PyG + captum tutorial).
+    #[default]
+    Edges,
+    /// The node features `[N, F]`, with edge weights fixed at 1.
+    Nodes,
+    /// Both, as two separate attributions.
+    Both,
+}
+
+impl Wrt {
+    /// True when edge attributions are computed.
+    pub fn edges(self) -> bool {
+        matches!(self, Wrt::Edges | Wrt::Both)
+    }
+    /// True when node-feature attributions are computed.
+    pub fn nodes(self) -> bool {
+        matches!(self, Wrt::Nodes | Wrt::Both)
+    }
+    /// The command-line name.
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            Wrt::Edges => "edges",
+            Wrt::Nodes => "nodes",
+            Wrt::Both => "both",
+        }
+    }
+}
+
+impl std::str::FromStr for Wrt {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "edges" => Ok(Wrt::Edges),
+            "nodes" => Ok(Wrt::Nodes),
+            "both" => Ok(Wrt::Both),
+            _ => Err(Error::Config(format!(
+                "unknown input {s:?}; use edges, nodes or both"
+            ))),
+        }
+    }
+}
+
+/// The class whose log-probability is explained, per graph.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Target {
+    /// The model's predicted class at the real input (the first on ties).
+    #[default]
+    Predicted,
+    /// The dataset's graph label.
+    Label,
+    /// One class for every graph.
+    Class(usize),
+    /// One class per graph of the batch.
+    PerGraph(Vec<usize>),
+}
+
+impl Target {
+    /// The command-line form (`predicted`, `label` or a class number).
+    pub fn cli_name(&self) -> String {
+        match self {
+            Target::Predicted => "predicted".into(),
+            Target::Label => "label".into(),
+            Target::Class(c) => c.to_string(),
+            Target::PerGraph(_) => "per-graph".into(),
+        }
+    }
+}
+
+impl std::str::FromStr for Target {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "predicted" => Ok(Target::Predicted),
+            "label" => Ok(Target::Label),
+            _ => s.parse::<usize>().map(Target::Class).map_err(|_| {
+                Error::Config(format!(
+                    "unknown target {s:?}; use predicted, label or a class number"
+                ))
+            }),
+        }
+    }
+}
+
+/// The baseline of node-feature attributions.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum NodeBaseline {
+    /// All zeros (captum's default).
+    #[default]
+    Zeros,
+    /// One value for every feature of every node.
+    Constant(f32),
+    /// A full `[N, F]` tensor, row-major, aligned with the batch's nodes.
+    Tensor(Vec<f32>),
+}
+
+/// Adaptive step selection: per graph, double the steps until
+/// `|delta| <= tol * |F(input) - F(baseline)|` or `max_steps` is reached.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Adaptive {
+    /// Relative completeness tolerance.
+    pub tol: f64,
+    /// The most steps any graph may use.
+    pub max_steps: usize,
+}
+
+/// Everything that defines an attribution run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplainConfig {
+    /// The method.
+    pub method: Method,
+    /// Edges, nodes or both.
+    pub wrt: Wrt,
+    /// Integration steps (IG only; the starting count in adaptive mode).
+    pub steps: usize,
+    /// Integration rule (IG only).
+    pub rule: Rule,
+    /// The explained class.
+    pub target: Target,
+    /// Node-feature baseline (IG only).
+    pub node_baseline: NodeBaseline,
+    /// Adaptive steps (IG only), off by default.
+    pub adaptive: Option<Adaptive>,
+}
+
+impl Default for ExplainConfig {
+    fn default() -> Self {
+        ExplainConfig {
+            method: Method::IntegratedGradients,
+            wrt: Wrt::Edges,
+            steps: 50,
+            rule: Rule::GaussLegendre,
+            target: Target::Predicted,
+            node_baseline: NodeBaseline::Zeros,
+            adaptive: None,
+        }
+    }
+}
+
+impl ExplainConfig {
+    /// Checks the settings against a model and a batch before any work starts.
+    pub fn validate(&self, model: &GraphConvNet, batch: &GraphBatch) -> Result<()> {
+        if batch.num_features() != model.num_features() {
+            return Err(Error::Mismatch(format!(
+                "the batch has {} node features, the model takes {}",
+                batch.num_features(),
+                model.num_features()
+            )));
+        }
+        if self.method == Method::IntegratedGradients {
+            self.rule.table(self.steps)?;
+            if let Some(a) = self.adaptive {
+                if !(a.tol.is_finite() && a.tol > 0.0) {
+                    return Err(Error::Config(format!(
+                        "delta tolerance must be a positive number, got {}",
+                        a.tol
+                    )));
+                }
+                if a.max_steps < self.steps {
+                    return Err(Error::Config(format!(
+                        "max steps {} is below the starting steps {}",
+                        a.max_steps, self.steps
+                    )));
+                }
+            }
+        }
+        let c = model.num_classes();
+        let g = batch.num_graphs();
+        match &self.target {
+            Target::Class(t) if *t >= c => {
+                return Err(Error::Config(format!(
+                    "target class {t} does not exist; the model has {c} classes (0..{c})"
+                )))
+            }
+            Target::PerGraph(v) if v.len() != g => {
+                return Err(Error::Config(format!(
+                    "{} per-graph targets for {g} graphs",
+                    v.len()
+                )))
+            }
+            Target::PerGraph(v) => {
+                if let Some((i, t)) = v.iter().enumerate().find(|(_, &t)| t >= c) {
+                    return Err(Error::Config(format!(
+                        "graph {i}: target class {t} does not exist; the model has {c} classes"
+                    )));
+                }
+            }
+            Target::Label => {
+                let labels = batch.graph_labels().ok_or_else(|| {
+                    Error::Config("target 'label' needs graph labels, and the data has none".into())
+                })?;
+                if let Some((i, l)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= c) {
+                    return Err(Error::Mismatch(format!(
+                        "graph {i} has label {l} but the model has only {c} classes"
+                    )));
+                }
+            }
+            _ => {}
+        }
+        if let NodeBaseline::Tensor(b) = &self.node_baseline {
+            let want = batch.num_nodes() * batch.num_features();
+            if b.len() != want {
+                return Err(Error::Config(format!(
+                    "node baseline has {} values, expected N*F = {want}",
+                    b.len()
+                )));
+            }
+            if let Some(i) = b.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Config(format!(
+                    "node baseline value {} at flat index {i} is not finite",
+                    b[i]
+                )));
+            }
+        }
+        if let NodeBaseline::Constant(v) = self.node_baseline {
+            if !v.is_finite() {
+                return Err(Error::Config(format!("node baseline {v} is not finite")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The results of one attribution run over a batch.
+///
+/// Delta is `Σ attributions − (F(input) − F(baseline))` per graph, where `F`
+/// is the target log-probability; it is computed for every method.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Attributions {
+    /// Number of classes `C`.
+    pub num_classes: usize,
+    /// Node feature width `F`.
+    pub num_features: usize,
+    /// Edge attributions `[E]`, in the batch's edge order.
+    pub edge: Option<Vec<f64>>,
+    /// Node-feature attributions `[N, F]`, row-major.
+    pub node: Option<Vec<f64>>,
+    /// Log-probabilities at the real input `[G, C]`.
+    pub log_probs: Vec<f64>,
+    /// The explained class per graph.
+    pub target: Vec<usize>,
+    /// Convergence delta of the edge attributions, per graph.
+    pub edge_delta: Option<Vec<f64>>,
+    /// Convergence delta of the node attributions, per graph.
+    pub node_delta: Option<Vec<f64>>,
+    /// Steps used for the edge attributions, per graph.
+    pub edge_steps: Option<Vec<usize>>,
+    /// Steps used for the node attributions, per graph.
+    pub node_steps: Option<Vec<usize>>,
+}
+
+impl Attributions {
+    /// The largest |delta| over all graphs and inputs (0 when there is none).
+    pub fn max_abs_delta(&self) -> f64 {
+        self.edge_delta
+            .iter()
+            .chain(self.node_delta.iter())
+            .flatten()
+            .fold(0.0f64, |m, d| m.max(d.abs()))
+    }
+
+    /// Appends the results of the next graphs (a later chunk of the same run).
+    pub fn append(&mut self, other: Attributions) {
+        fn cat<T>(a: &mut Option<Vec<T>>, b: Option<Vec<T>>) {
+            match (a.as_mut(), b) {
+                (Some(a), Some(b)) => a.extend(b),
+                (None, b) => *a = b,
+                _ => {}
+            }
+        }
+        self.num_classes = other.num_classes;
+        self.num_features = other.num_features;
+        cat(&mut self.edge, other.edge);
+        cat(&mut self.node, other.node);
+        self.log_probs.extend(other.log_probs);
+        self.target.extend(other.target);
+        cat(&mut self.edge_delta, other.edge_delta);
+        cat(&mut self.node_delta, other.node_delta);
+        cat(&mut self.edge_steps, other.edge_steps);
+        cat(&mut self.node_steps, other.node_steps);
+    }
+}

@@ -1,0 +1,219 @@
+//! Integration rules for Integrated Gradients, exactly as captum 0.9 computes them.
+//!
+//! captum (`captum/attr/_utils/approximation_methods.py`):
+//! - Riemann alphas come from `torch.linspace(start, end, n).tolist()`, so they
+//!   are float32 values; every step size is `1/n`, and the trapezoid rule halves
+//!   the first and last, so its weights sum to `(n-1)/n`, not 1.
+//! - Gauss-Legendre uses numpy's `leggauss(n)`: `alpha = (1 + t) / 2`, `w = v / 2`,
+//!   in float64.
+//! - `IntegratedGradients` casts the step sizes to float32 (`torch.tensor(step_sizes).float()`)
+//!   even in float64 runs; the tables here hold those rounded weights.
+
+use crate::{Error, Result};
+
+/// An integration rule for the path integral of Integrated Gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rule {
+    /// captum's `gausslegendre` (the default).
+    #[default]
+    GaussLegendre,
+    /// captum's `riemann_left`.
+    RiemannLeft,
+    /// captum's `riemann_right`.
+    RiemannRight,
+    /// captum's `riemann_middle`.
+    RiemannMiddle,
+    /// captum's `riemann_trapezoid` (weights sum to `(n-1)/n`, as in captum).
+    RiemannTrapezoid,
+}
+
+impl Rule {
+    /// All rules, in a fixed order.
+    pub const ALL: [Rule; 5] = [
+        Rule::GaussLegendre,
+        Rule::RiemannLeft,
+        Rule::RiemannRight,
+        Rule::RiemannMiddle,
+        Rule::RiemannTrapezoid,
+    ];
+
+    /// captum's name of the rule (`gausslegendre`, `riemann_left`, ...).
+    pub fn captum_name(self) -> &'static str {
+        match self {
+            Rule::GaussLegendre => "gausslegendre",
+            Rule::RiemannLeft => "riemann_left",
+            Rule::RiemannRight => "riemann_right",
+            Rule::RiemannMiddle => "riemann_middle",
+            Rule::RiemannTrapezoid => "riemann_trapezoid",
+        }
+    }
+
+    /// The command-line name of the rule (`gauss-legendre`, `riemann-left`, ...).
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            Rule::GaussLegendre => "gauss-legendre",
+            Rule::RiemannLeft => "riemann-left",
+            Rule::RiemannRight => "riemann-right",
+            Rule::RiemannMiddle => "riemann-middle",
+            Rule::RiemannTrapezoid => "riemann-trapezoid",
+        }
+    }
+
+    /// The smallest step count captum accepts for this rule.
+    pub fn min_steps(self) -> usize {
+        match self {
+            Rule::GaussLegendre => 1,
+            _ => 2,
+        }
+    }
+
+    /// The step table for `n` steps: alphas in `[0, 1]` and float32-rounded weights.
+    pub fn table(self, n: usize) -> Result<StepTable> {
+        if n < self.min_steps() {
+            return Err(Error::Config(format!(
+                "{} needs at least {} steps, got {n} (captum rejects fewer)",
+                self.cli_name(),
+                self.min_steps()
+            )));
+        }
+        let (alphas, weights) = match self {
+            Rule::GaussLegendre => gauss_legendre(n),
+            _ => {
+                let nf = n as f64;
+                let (a, b) = match self {
+                    Rule::RiemannLeft => (0.0, 1.0 - 1.0 / nf),
+                    Rule::RiemannRight => (1.0 / nf, 1.0),
+                    Rule::RiemannMiddle => (1.0 / (2.0 * nf), 1.0 - 1.0 / (2.0 * nf)),
+                    _ => (0.0, 1.0),
+                };
+                let mut w = vec![1.0 / nf; n];
+                if self == Rule::RiemannTrapezoid {
+                    w[0] /= 2.0;
+                    w[n - 1] /= 2.0;
+                }
+                (torch_linspace_f32(a, b, n), w)
+            }
+        };
+        Ok(StepTable {
+            alphas,
+            weights: weights.iter().map(|&w| w as f32 as f64).collect(),
+        })
+    }
+}
+
+impl std::str::FromStr for Rule {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Rule::ALL
+            .into_iter()
+            .find(|r| r.cli_name() == s || r.captum_name() == s)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "unknown rule {s:?}; use gauss-legendre, riemann-left, riemann-right, riemann-middle or riemann-trapezoid"
+                ))
+            })
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.cli_name())
+    }
+}
+
+/// The points and weights of one integration: `∫₀¹ g(α) dα ≈ Σ weights[k] g(alphas[k])`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepTable {
+    /// Interpolation coefficients, one per step.
+    pub alphas: Vec<f64>,
+    /// Step weights, rounded to float32 as captum does.
+    pub weights: Vec<f64>,
+}
+
+impl StepTable {
+    /// Number of steps.
+    pub fn len(&self) -> usize {
+        self.alphas.len()
+    }
+    /// True for a table with no steps (never produced by [`Rule::table`]).
+    pub fn is_empty(&self) -> bool {
+        self.alphas.is_empty()
+    }
+}
+
+/// `torch.linspace(a, b, n)` in float32 on the CPU, returned as f64 values.
+///
+/// PyTorch converts the ends to float32, computes `step = (end - start) / (n - 1)`
+/// in float32 and fills the first half as `start + step * i` and the second as
+/// `end - step * (n - 1 - i)`.
+fn torch_linspace_f32(a: f64, b: f64, n: usize) -> Vec<f64> {
+    let (start, end) = (a as f32, b as f32);
+    if n == 1 {
+        return vec![start as f64];
+    }
+    let step = (end - start) / (n - 1) as f32;
+    let half = n / 2;
+    (0..n)
+        .map(|i| {
+            if i < half {
+                start + step * i as f32
+            } else {
+                end - step * (n - 1 - i) as f32
+            }
+        })
+        .map(|v| v as f64)
+        .collect()
+}
+
+/// Gauss-Legendre nodes and weights on `[0, 1]`, ascending, in float64
+/// (`numpy.polynomial.legendre.leggauss(n)` mapped by `(1 + t) / 2`, `w / 2`).
+fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut t = vec![0.0f64; n];
+    let mut w = vec![0.0f64; n];
+    // Roots are symmetric: compute the non-negative half by Newton's method on P_n.
+    for i in 0..n.div_ceil(2) {
+        let mut x = (std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
+        let mut dp = 1.0;
+        for _ in 0..100 {
+            let (p, d) = legendre(n, x);
+            dp = d;
+            let dx = p / d;
+            x -= dx;
+            if dx.abs() < 1e-17 {
+                break;
+            }
+        }
+        let (_, d) = legendre(n, x);
+        if d != 0.0 {
+            dp = d;
+        }
+        let weight = 2.0 / ((1.0 - x * x) * dp * dp);
+        // x is the (i+1)-th largest root.
+        t[n - 1 - i] = x;
+        t[i] = -x;
+        w[n - 1 - i] = weight;
+        w[i] = weight;
+    }
+    if n % 2 == 1 {
+        t[n / 2] = 0.0;
+    }
+    let alphas = t.iter().map(|&x| 0.5 * (1.0 + x)).collect();
+    let weights = w.iter().map(|&v| 0.5 * v).collect();
+    (alphas, weights)
+}
+
+/// `P_n(x)` and `P_n'(x)` by the three-term recurrence.
+fn legendre(n: usize, x: f64) -> (f64, f64) {
+    let (mut p0, mut p1) = (1.0f64, x);
+    if n == 0 {
+        return (1.0, 0.0);
+    }
+    for k in 2..=n {
+        let kf = k as f64;
+        let p2 = ((2.0 * kf - 1.0) * x * p1 - (kf - 1.0) * p0) / kf;
+        p0 = p1;
+        p1 = p2;
+    }
+    let d = n as f64 * (x * p1 - p0) / (x * x - 1.0);
+    (p1, d)
+}
