@@ -15,7 +15,9 @@ fn main() {
         println!("cargo:rerun-if-changed={src}");
         let bytes = std::fs::read(&src).unwrap_or_default();
         if bytes.is_empty() {
-            println!("cargo:warning={src} is missing; the built-in default model will be unavailable");
+            println!(
+                "cargo:warning={src} is missing; the built-in default model will be unavailable"
+            );
         }
         std::fs::write(Path::new(&out).join(format!("{name}.safetensors")), bytes)
             .expect("OUT_DIR is writable");

@@ -402,9 +402,38 @@ def file_order_edge_ig(model64, data, file_edges, target):
     return attr.detach().numpy().copy()
 
 
+def row_invariant(model):
+    """Make every Linear of `model` multiply node rows one at a time, in place.
+
+    PyTorch's batched GEMM can give bit-different results for two identical
+    rows, depending on where they sit in the matrix (tile edges take other code
+    paths). Symmetric atoms (the H atoms of NH2, the O atoms of NO2) then stop
+    being exact ties at max pooling, and the gradient goes to one of them
+    instead of being split, depending on the BLAS build and the node order.
+    graph-ig computes every row the same way, so its ties are the true ones.
+    The max-pool fixtures are made with this model so that they test the
+    even-split rule itself; the plain PyG result is stored beside them.
+    """
+    def rowwise(lin):
+        def forward(x):
+            if x.dim() != 2:
+                return F.linear(x, lin.weight, lin.bias)
+            return torch.stack([F.linear(x[i], lin.weight, lin.bias) for i in range(x.shape[0])]) \
+                if x.shape[0] else F.linear(x, lin.weight, lin.bias)
+        return forward
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Linear, torch_geometric.nn.Linear)):
+            module.forward = rowwise(module)
+    return model
+
+
 def write_fixture(path, raw, data_list, model, model_path, pool, graphs, reasons,
                   extra_step_graphs=()):
     model64 = copy.deepcopy(model).double().eval()
+    plain64 = None
+    if pool == "max":
+        plain64 = model64
+        model64 = row_invariant(copy.deepcopy(model).double().eval())
     tensors = {"graphs": np.array(graphs, dtype=np.int64)}
     deltas = []
     for g in graphs:
@@ -424,6 +453,9 @@ def write_fixture(path, raw, data_list, model, model_path, pool, graphs, reasons
         if pool == "max":
             # Tie-sensitive: keep both so the Rust tests can tell which order they follow.
             tensors[f"g{g}.edge_ig_file_order.gausslegendre"] = file_order
+            # And plain PyG (batched GEMM), whose ties depend on the BLAS tiling.
+            plain = attributions_for_graph(plain64, data, target)["edge_ig.gausslegendre"][perm]
+            tensors[f"g{g}.edge_ig_plain_pyg.gausslegendre"] = np.ascontiguousarray(plain)
         else:
             assert order_err < 1e-10, f"graph {g}: file-order IG differs from mapped IG ({order_err})"
         tensors[f"g{g}.edge_index"] = file_edges.astype(np.int64)
@@ -450,6 +482,8 @@ def write_fixture(path, raw, data_list, model, model_path, pool, graphs, reasons
         **versions(),
     }
     if pool == "max":
+        meta["linear"] = ("row-wise: every Linear multiplies one node row at a time (see row_invariant); "
+                          "g{i}.edge_ig_plain_pyg.gausslegendre holds plain PyG's result")
         meta["file_order_arrays"] = ("g{i}.edge_ig_file_order.gausslegendre: same IG with the edges "
                                      "passed to PyG in _A.txt order (summation order affects max-pool ties)")
     if extra_step_graphs:
@@ -471,6 +505,14 @@ def write_rule_tables(path):
     they are (`baseline + alpha * (input - baseline)`), but scales the gradients
     with `torch.tensor(step_sizes).float()` -- the step weights are rounded to
     float32 even when the model runs in float64.  That is what is stored here.
+
+    The riemann alphas are `torch.linspace(start, end, n).tolist()` in float32.
+    On torch 2.15 (x86-64, AVX512 kernels) every alpha for n = 2..1000 equals, in
+    float32 arithmetic with start/end rounded from the Python doubles:
+        step = (end - start) / (n - 1)
+        alpha_i = fma(step, i, start)            for i <  n // 2
+        alpha_i = fma(-step, n - 1 - i, end)     for i >= n // 2
+    Without the fused multiply-add ~95% of the tables differ in some element.
     """
     tensors, rejected = {}, []
     for rule in IG_RULES:

@@ -8,9 +8,12 @@
 
 use crate::{Error, GraphConvNet, Result};
 
-static SYNTHETIC: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/synthetic_graphconv.safetensors"));
-static MUTAGENICITY: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/mutagenicity_graphconv.safetensors"));
+static SYNTHETIC: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/synthetic_graphconv.safetensors"));
+static MUTAGENICITY: &[u8] = include_bytes!(concat!(
+    env!("OUT_DIR"),
+    "/mutagenicity_graphconv.safetensors"
+));
 
 fn load(bytes: &[u8], name: &str) -> Result<GraphConvNet> {
     if bytes.is_empty() {

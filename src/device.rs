@@ -54,7 +54,9 @@ impl std::str::FromStr for Device {
                 .and_then(|n| n.parse().ok())
                 .map(Device::Cuda)
                 .ok_or_else(|| {
-                    Error::Config(format!("unknown device {s:?}; use auto, cpu, cuda or cuda:N"))
+                    Error::Config(format!(
+                        "unknown device {s:?}; use auto, cpu, cuda or cuda:N"
+                    ))
                 }),
         }
     }

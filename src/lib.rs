@@ -44,9 +44,7 @@ pub mod synthetic;
 
 pub use device::Device;
 pub use error::{Error, Result};
-pub use explain::{
-    Adaptive, Attributions, ExplainConfig, Method, NodeBaseline, Rule, Target, Wrt,
-};
+pub use explain::{Adaptive, Attributions, ExplainConfig, Method, NodeBaseline, Rule, Target, Wrt};
 pub use graph::{GraphBatch, GraphParts};
 pub use model::{GraphConvNet, Pool};
 
@@ -75,7 +73,9 @@ pub fn explain_with_progress(
         Device::Cpu => cpu::explain(model, batch, config, progress),
         _ => {
             let _ = progress;
-            Err(Error::Device(format!("{device} is not available in this build")))
+            Err(Error::Device(format!(
+                "{device} is not available in this build"
+            )))
         }
     }
 }

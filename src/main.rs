@@ -6,8 +6,8 @@ use graph_ig::metrics::ground_truth_auc;
 use graph_ig::sweep::{sha256_hex, Sweep};
 use graph_ig::synthetic::{self, SyntheticConfig};
 use graph_ig::{
-    default_model, Adaptive, Device, Error, ExplainConfig, GraphBatch, GraphConvNet, Method,
-    Pool, Result, Rule, Target, Wrt,
+    default_model, Adaptive, Device, Error, ExplainConfig, GraphBatch, GraphConvNet, Method, Pool,
+    Result, Rule, Target, Wrt,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -15,7 +15,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "graph-ig", version, about = "Integrated Gradients and friends for PyG GraphConv models, over whole datasets")]
+#[command(
+    name = "graph-ig",
+    version,
+    about = "Integrated Gradients and friends for PyG GraphConv models, over whole datasets"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Attribute every graph of a dataset and write the results as safetensors.
-    Explain(ExplainArgs),
+    Explain(Box<ExplainArgs>),
     /// Write the built-in synthetic molecule dataset as TU text files.
     Synth(SynthArgs),
 }
@@ -70,7 +74,7 @@ struct ExplainArgs {
     #[arg(long)]
     graphs: Option<String>,
     /// Adaptive steps: double each graph's steps until |delta| <= TOL * |F(input) - F(baseline)|.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     delta_tol: Option<f64>,
     /// The most steps adaptive mode may use per graph (default 800).
     #[arg(long)]
@@ -109,8 +113,16 @@ fn parse_range(s: &str, total: usize) -> Result<std::ops::Range<usize>> {
         ))
     };
     let (a, b) = s.split_once("..").ok_or_else(bad)?;
-    let a = if a.is_empty() { 0 } else { a.parse().map_err(|_| bad())? };
-    let b = if b.is_empty() { total } else { b.parse().map_err(|_| bad())? };
+    let a = if a.is_empty() {
+        0
+    } else {
+        a.parse().map_err(|_| bad())?
+    };
+    let b = if b.is_empty() {
+        total
+    } else {
+        b.parse().map_err(|_| bad())?
+    };
     if a >= b || b > total {
         return Err(Error::Config(format!(
             "--graphs {s}: the range is empty or beyond the dataset's {total} graphs"
@@ -169,7 +181,11 @@ fn explain_cmd(args: ExplainArgs) -> Result<()> {
 
     let dataset = match (&args.data, &args.name) {
         (Some(_), Some(n)) => n.clone(),
-        (Some(_), None) => return Err(Error::Config("--data needs --name (the TU file prefix)".into())),
+        (Some(_), None) => {
+            return Err(Error::Config(
+                "--data needs --name (the TU file prefix)".into(),
+            ))
+        }
         (None, Some(_)) => return Err(Error::Config("--name needs --data".into())),
         (None, None) => "Synthetic".to_string(),
     };
@@ -216,8 +232,14 @@ fn explain_cmd(args: ExplainArgs) -> Result<()> {
         ("model_sha256", model_sha),
         ("dataset", dataset.clone()),
         ("graphs", format!("{}..{}", range.start, range.end)),
-        ("delta_tol", adaptive.map_or("none".into(), |a| a.tol.to_string())),
-        ("max_steps", adaptive.map_or("none".into(), |a| a.max_steps.to_string())),
+        (
+            "delta_tol",
+            adaptive.map_or("none".into(), |a| a.tol.to_string()),
+        ),
+        (
+            "max_steps",
+            adaptive.map_or("none".into(), |a| a.max_steps.to_string()),
+        ),
         ("device", device.to_string()),
         ("graph_ig_version", env!("CARGO_PKG_VERSION").to_string()),
     ] {
@@ -229,9 +251,11 @@ fn explain_cmd(args: ExplainArgs) -> Result<()> {
         ProgressBar::new(batch.num_graphs() as u64)
     };
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} graphs ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} graphs ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     let sweep = Sweep {
         model: &model,
@@ -246,9 +270,16 @@ fn explain_cmd(args: ExplainArgs) -> Result<()> {
 
     let a = &summary.attributions;
     let computed = summary.graphs - summary.resumed_graphs;
-    println!("graph-ig explain: {} on {dataset}, {} graphs, device {device}", method.cli_name(), summary.graphs);
+    println!(
+        "graph-ig explain: {} on {dataset}, {} graphs, device {device}",
+        method.cli_name(),
+        summary.graphs
+    );
     if summary.resumed_graphs > 0 {
-        println!("  resumed:          {} graphs from an earlier run", summary.resumed_graphs);
+        println!(
+            "  resumed:          {} graphs from an earlier run",
+            summary.resumed_graphs
+        );
     }
     println!("  time:             {:.3} s", summary.seconds);
     println!(
@@ -294,7 +325,7 @@ fn synth_cmd(args: SynthArgs) -> Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
-        Command::Explain(a) => explain_cmd(a),
+        Command::Explain(a) => explain_cmd(*a),
         Command::Synth(a) => synth_cmd(a),
     };
     match r {

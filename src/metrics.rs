@@ -49,7 +49,11 @@ pub struct GroundTruthAuc {
 
 /// Scores |edge attributions| against ground-truth marks, per graph and pooled.
 /// `edge_ptr` delimits the graphs. `None` when no graph has both kinds of edges.
-pub fn ground_truth_auc(edge_attr: &[f64], gt: &[u8], edge_ptr: &[usize]) -> Option<GroundTruthAuc> {
+pub fn ground_truth_auc(
+    edge_attr: &[f64],
+    gt: &[u8],
+    edge_ptr: &[usize],
+) -> Option<GroundTruthAuc> {
     let mut sum = 0.0;
     let mut graphs = 0;
     let (mut all_s, mut all_l) = (Vec::new(), Vec::new());

@@ -130,13 +130,20 @@ struct StateDict<'a> {
 }
 
 impl StateDict<'_> {
-    fn take(&mut self, key: &str, shape: &[Option<usize>]) -> Result<Option<(Vec<usize>, Vec<f64>)>> {
+    fn take(
+        &mut self,
+        key: &str,
+        shape: &[Option<usize>],
+    ) -> Result<Option<(Vec<usize>, Vec<f64>)>> {
         let Some(t) = self.tensors.remove(key) else {
             return Ok(None);
         };
         let got = t.shape().to_vec();
         let ok = got.len() == shape.len()
-            && got.iter().zip(shape).all(|(g, w)| w.is_none_or(|w| w == *g));
+            && got
+                .iter()
+                .zip(shape)
+                .all(|(g, w)| w.is_none_or(|w| w == *g));
         if !ok {
             let want: Vec<String> = shape
                 .iter()
@@ -213,7 +220,10 @@ impl GraphConvNet {
         }
         let num_convs = conv_ids.len();
         if num_convs == 0 {
-            return Err(Error::model(&path, "no conv layers: missing key conv1.lin_rel.weight"));
+            return Err(Error::model(
+                &path,
+                "no conv layers: missing key conv1.lin_rel.weight",
+            ));
         }
         if let Some((i, k)) = conv_ids.keys().enumerate().find(|(i, k)| **k != i + 1) {
             return Err(Error::model(
@@ -238,7 +248,9 @@ impl GraphConvNet {
             if sd.tensors.contains_key(&format!("conv{k}.lin_root.bias")) {
                 return Err(Error::model(
                     &path,
-                    format!("unexpected key conv{k}.lin_root.bias: PyG's GraphConv has no root bias"),
+                    format!(
+                        "unexpected key conv{k}.lin_root.bias: PyG's GraphConv has no root bias"
+                    ),
                 ));
             }
             in_dim = Some(lin_rel.out_dim);
@@ -249,7 +261,10 @@ impl GraphConvNet {
         if lin2.out_dim < 2 {
             return Err(Error::model(
                 &path,
-                format!("lin2 has {} output(s); a classifier needs at least 2 classes", lin2.out_dim),
+                format!(
+                    "lin2 has {} output(s); a classifier needs at least 2 classes",
+                    lin2.out_dim
+                ),
             ));
         }
         if !sd.tensors.is_empty() {

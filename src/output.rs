@@ -76,21 +76,27 @@ pub fn write_safetensors(
                 })
         })
         .collect::<Result<Vec<_>>>()?;
-    let bytes = safetensors::serialize(views, &Some(metadata.clone())).map_err(|e| {
-        Error::Safetensors {
+    let bytes =
+        safetensors::serialize(views, &Some(metadata.clone())).map_err(|e| Error::Safetensors {
             path: path.to_path_buf(),
             message: e.to_string(),
-        }
-    })?;
+        })?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
 }
 
 /// The tensors of a run over `batch`; `first_graph` is the dataset index of its first graph.
-pub fn result_tensors(batch: &GraphBatch, attr: &Attributions, first_graph: usize) -> Result<Vec<(String, Tensor)>> {
+pub fn result_tensors(
+    batch: &GraphBatch,
+    attr: &Attributions,
+    first_graph: usize,
+) -> Result<Vec<(String, Tensor)>> {
     let (g, n, e, f, c) = (
         batch.num_graphs(),
         batch.num_nodes(),
@@ -114,8 +120,14 @@ pub fn result_tensors(batch: &GraphBatch, attr: &Attributions, first_graph: usiz
             "graph_index".into(),
             Tensor::i64(vec![g], (first_graph..first_graph + g).map(|v| v as i64)),
         ),
-        ("log_probs".into(), Tensor::f32(vec![g, c], attr.log_probs.iter().copied())),
-        ("target".into(), Tensor::i64(vec![g], attr.target.iter().map(|&v| v as i64))),
+        (
+            "log_probs".into(),
+            Tensor::f32(vec![g, c], attr.log_probs.iter().copied()),
+        ),
+        (
+            "target".into(),
+            Tensor::i64(vec![g], attr.target.iter().map(|&v| v as i64)),
+        ),
     ];
     if let Some(gt) = batch.edge_gt() {
         t.push(("edge_gt".into(), Tensor::u8(vec![e], gt.to_vec())));
@@ -126,18 +138,27 @@ pub fn result_tensors(batch: &GraphBatch, attr: &Attributions, first_graph: usiz
         t.push(("steps".into(), steps(s)));
         let u = aggregate_edge_directions(batch, ea)?;
         let nu = u.attr.len();
-        t.push(("undirected_edge_attr".into(), Tensor::f32(vec![nu], u.attr.iter().copied())));
+        t.push((
+            "undirected_edge_attr".into(),
+            Tensor::f32(vec![nu], u.attr.iter().copied()),
+        ));
         t.push((
             "undirected_edge_index".into(),
             Tensor::i64(
                 vec![2, nu],
-                u.index.iter().map(|p| p.0 as i64).chain(u.index.iter().map(|p| p.1 as i64)),
+                u.index
+                    .iter()
+                    .map(|p| p.0 as i64)
+                    .chain(u.index.iter().map(|p| p.1 as i64)),
             ),
         ));
         t.push(("undirected_edge_ptr".into(), ptr(&u.ptr)));
     }
     if let (Some(na), Some(d), Some(s)) = (&attr.node, &attr.node_delta, &attr.node_steps) {
-        t.push(("node_attr".into(), Tensor::f32(vec![n, f], na.iter().copied())));
+        t.push((
+            "node_attr".into(),
+            Tensor::f32(vec![n, f], na.iter().copied()),
+        ));
         let (dn, sn) = if attr.edge.is_some() {
             ("node_delta", "node_steps")
         } else {
@@ -225,6 +246,8 @@ impl ReadBack {
 
     /// An integer tensor as i64 values; `None` if absent.
     pub fn i64s(&self, name: &str) -> Result<Option<Vec<i64>>> {
-        Ok(self.f64s(name)?.map(|v| v.into_iter().map(|x| x as i64).collect()))
+        Ok(self
+            .f64s(name)?
+            .map(|v| v.into_iter().map(|x| x as i64).collect()))
     }
 }

@@ -7,7 +7,10 @@
 //! into `OUT` (atomically) and the partial folder is removed.
 
 use crate::output::{result_tensors, write_safetensors, ReadBack};
-use crate::{explain_with_progress, Attributions, Device, Error, ExplainConfig, GraphBatch, GraphConvNet, Result};
+use crate::{
+    explain_with_progress, Attributions, Device, Error, ExplainConfig, GraphBatch, GraphConvNet,
+    Result,
+};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -47,7 +50,10 @@ pub struct SweepSummary {
 
 /// Hex SHA-256 of some bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A fingerprint of the data, so that a resumed sweep never mixes datasets.
@@ -92,7 +98,11 @@ fn read_chunk(path: &Path, batch: &GraphBatch, num_classes: usize) -> Result<Att
     let steps = |v: Option<Vec<f64>>| v.map(|v| v.into_iter().map(|s| s as usize).collect());
     let has_edges = r.f64s("edge_attr")?.is_some();
     let has_nodes = r.f64s("node_attr")?.is_some();
-    let (dn, sn) = if has_edges { ("node_delta", "node_steps") } else { ("delta", "steps") };
+    let (dn, sn) = if has_edges {
+        ("node_delta", "node_steps")
+    } else {
+        ("delta", "steps")
+    };
     Ok(Attributions {
         num_classes,
         num_features: batch.num_features(),
@@ -105,7 +115,11 @@ fn read_chunk(path: &Path, batch: &GraphBatch, num_classes: usize) -> Result<Att
             .map(|t| t as usize)
             .collect(),
         edge_delta: if has_edges { get("delta", g)? } else { None },
-        edge_steps: if has_edges { steps(get("steps", g)?) } else { None },
+        edge_steps: if has_edges {
+            steps(get("steps", g)?)
+        } else {
+            None
+        },
         node_delta: if has_nodes { get(dn, g)? } else { None },
         node_steps: if has_nodes { steps(get(sn, g)?) } else { None },
     })
@@ -114,7 +128,12 @@ fn read_chunk(path: &Path, batch: &GraphBatch, num_classes: usize) -> Result<Att
 impl Sweep<'_> {
     /// Runs the sweep into `out`. `progress(k)` is called as graphs finish
     /// (also for resumed ones). With `restart`, earlier partial results are discarded.
-    pub fn run(&self, out: &Path, restart: bool, progress: &(dyn Fn(usize) + Sync)) -> Result<SweepSummary> {
+    pub fn run(
+        &self,
+        out: &Path,
+        restart: bool,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<SweepSummary> {
         self.config.validate(self.model, self.batch)?;
         self.device.check()?;
         let dir = partial_dir(out);
@@ -128,7 +147,12 @@ impl Sweep<'_> {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
         if dir.exists() {
-            let old = std::fs::read_to_string(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+            let old = std::fs::read_to_string(&manifest_path).map_err(|e| Error::Resume {
+                path: manifest_path.clone(),
+                message: format!(
+                    "cannot read the manifest of earlier partial results ({e}); pass --restart to discard them"
+                ),
+            })?;
             if old != manifest {
                 return Err(Error::Resume {
                     path: dir,
@@ -139,7 +163,9 @@ impl Sweep<'_> {
             }
         } else {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            std::fs::write(&manifest_path, &manifest).map_err(|e| Error::io(&manifest_path, e))?;
+            let tmp = dir.join("manifest.json.tmp");
+            std::fs::write(&tmp, &manifest).map_err(|e| Error::io(&tmp, e))?;
+            std::fs::rename(&tmp, &manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
         }
 
         let g = self.batch.num_graphs();
@@ -165,7 +191,13 @@ impl Sweep<'_> {
                     a
                 }
                 None => {
-                    let a = explain_with_progress(self.model, &sub, self.config, self.device, progress)?;
+                    let a = explain_with_progress(
+                        self.model,
+                        &sub,
+                        self.config,
+                        self.device,
+                        progress,
+                    )?;
                     let tensors = result_tensors(&sub, &a, self.first_graph + start)?;
                     write_safetensors(&path, &tensors, &meta)?;
                     // What is written is what the final file holds: read it back in f32.

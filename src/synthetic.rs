@@ -197,7 +197,9 @@ fn molecule(rng: &mut ChaCha8Rng, mutagen: bool) -> Mol {
 /// Generates a dataset. Half the molecules (at random) carry the nitro motif.
 pub fn generate(cfg: &SyntheticConfig) -> Result<SyntheticDataset> {
     if cfg.num_graphs == 0 {
-        return Err(Error::Config("the synthetic dataset needs at least one graph".into()));
+        return Err(Error::Config(
+            "the synthetic dataset needs at least one graph".into(),
+        ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let f = ATOM_SYMBOLS.len();
@@ -205,11 +207,9 @@ pub fn generate(cfg: &SyntheticConfig) -> Result<SyntheticDataset> {
         num_features: f,
         node_ptr: vec![0],
         edge_ptr: vec![0],
-        edge_labels: Some(Vec::new()),
-        edge_gt: Some(Vec::new()),
-        graph_labels: Some(Vec::new()),
         ..Default::default()
     };
+    let (mut edge_labels, mut edge_gt, mut graph_labels) = (Vec::new(), Vec::new(), Vec::new());
     let mut node_labels = Vec::new();
     for _ in 0..cfg.num_graphs {
         let mutagen = rng.gen_bool(0.5);
@@ -225,14 +225,17 @@ pub fn generate(cfg: &SyntheticConfig) -> Result<SyntheticDataset> {
             for (s, d) in [(u, v), (v, u)] {
                 p.src.push(n0 + s);
                 p.dst.push(n0 + d);
-                p.edge_labels.as_mut().map(|l| l.push(val));
-                p.edge_gt.as_mut().map(|l| l.push(gt));
+                edge_labels.push(val);
+                edge_gt.push(gt);
             }
         }
         p.node_ptr.push(node_labels.len());
         p.edge_ptr.push(p.src.len());
-        p.graph_labels.as_mut().map(|l| l.push(i64::from(!mutagen)));
+        graph_labels.push(i64::from(!mutagen));
     }
+    p.edge_labels = Some(edge_labels);
+    p.edge_gt = Some(edge_gt);
+    p.graph_labels = Some(graph_labels);
     Ok(SyntheticDataset {
         batch: GraphBatch::from_parts(p)?,
         node_labels,
@@ -251,7 +254,9 @@ impl SyntheticDataset {
             let mut f = std::io::BufWriter::new(
                 std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?,
             );
-            body(&mut f).and_then(|_| f.flush()).map_err(|e| Error::io(&path, e))
+            body(&mut f)
+                .and_then(|_| f.flush())
+                .map_err(|e| Error::io(&path, e))
         };
         write("A", &|f| {
             for (s, d) in b.src().iter().zip(b.dst()) {
@@ -275,14 +280,22 @@ impl SyntheticDataset {
             move |f: &mut dyn Write| v.iter().try_for_each(|l| writeln!(f, "{l}"))
         };
         write("edge_labels", &column(b.edge_labels().unwrap_or(&[])))?;
-        let gt: Vec<i64> = b.edge_gt().unwrap_or(&[]).iter().map(|&m| m as i64).collect();
+        let gt: Vec<i64> = b
+            .edge_gt()
+            .unwrap_or(&[])
+            .iter()
+            .map(|&m| m as i64)
+            .collect();
         write("edge_gt", &column(&gt))?;
         write("graph_labels", &column(b.graph_labels().unwrap_or(&[])))?;
         write("label_readme", &|f| {
             writeln!(f, "Synthetic molecules from graph-ig (seeded).")?;
             writeln!(f, "Node labels: 0..13 = {}", ATOM_SYMBOLS.join(" "))?;
             writeln!(f, "Edge labels: valence 0 = single, 1 = double, 2 = triple")?;
-            writeln!(f, "Graph labels: 0 = has the planted nitro group, 1 = has none")?;
+            writeln!(
+                f,
+                "Graph labels: 0 = has the planted nitro group, 1 = has none"
+            )?;
             writeln!(f, "Edge gt: 1 for the N-O bonds of the nitro group")
         })?;
         Ok(())

@@ -49,7 +49,15 @@ impl GraphInput<'_> {
         s.w.clear();
         s.w.resize(self.num_edges(), alpha);
         forward(self.model, &self.g, &self.x, &s.w, &mut s.act);
-        backward(self.model, &self.g, &s.w, &s.act, self.target, None, Some(out));
+        backward(
+            self.model,
+            &self.g,
+            &s.w,
+            &s.act,
+            self.target,
+            None,
+            Some(out),
+        );
     }
 
     /// Gradient with respect to the node features, at `x' + alpha (x - x')`, edge weights 1.
@@ -64,7 +72,15 @@ impl GraphInput<'_> {
                 .map(|(&b, &v)| b + alpha * (v - b)),
         );
         forward(self.model, &self.g, &s.x, &s.w, &mut s.act);
-        backward(self.model, &self.g, &s.w, &s.act, self.target, Some(out), None);
+        backward(
+            self.model,
+            &self.g,
+            &s.w,
+            &s.act,
+            self.target,
+            Some(out),
+            None,
+        );
     }
 
     /// `Σ_k weight_k · grad(alpha_k)`, summed in fixed step groups.
@@ -172,14 +188,12 @@ fn explain_graph(
 ) -> Result<GraphResult> {
     let gr = batch.graph(gidx);
     let f = batch.num_features();
-    let n0 = gr.nodes.start as u32;
-    let g = LocalGraph {
-        n: gr.num_nodes(),
-        src: batch.src()[gr.edges.clone()].iter().map(|v| v - n0).collect(),
-        dst: batch.dst()[gr.edges.clone()].iter().map(|v| v - n0).collect(),
-    };
+    let g = LocalGraph::from_batch(batch, gidx);
     let feats = gr.nodes.start * f..gr.nodes.end * f;
-    let x: Vec<f64> = batch.features()[feats.clone()].iter().map(|&v| v as f64).collect();
+    let x: Vec<f64> = batch.features()[feats.clone()]
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
     let x_base: Vec<f64> = match &cfg.node_baseline {
         NodeBaseline::Zeros => vec![0.0; x.len()],
         NodeBaseline::Constant(c) => vec![*c as f64; x.len()],
@@ -208,14 +222,30 @@ fn explain_graph(
     let f_in = lp[target];
     let edge = if cfg.wrt.edges() {
         let f_base = gi.f(&gi.x, &vec![0.0; e]);
-        Some(attribute(&gi, cfg, &ones, &ones, f_in, f_base, GraphInput::edge_grad)?)
+        Some(attribute(
+            &gi,
+            cfg,
+            &ones,
+            &ones,
+            f_in,
+            f_base,
+            GraphInput::edge_grad,
+        )?)
     } else {
         None
     };
     let node = if cfg.wrt.nodes() {
         let f_base = gi.f(&gi.x_base, &ones);
         let diff: Vec<f64> = gi.x.iter().zip(&gi.x_base).map(|(a, b)| a - b).collect();
-        Some(attribute(&gi, cfg, &diff, &gi.x, f_in, f_base, GraphInput::node_grad)?)
+        Some(attribute(
+            &gi,
+            cfg,
+            &diff,
+            &gi.x,
+            f_in,
+            f_base,
+            GraphInput::node_grad,
+        )?)
     } else {
         None
     };

@@ -65,12 +65,19 @@ pub fn log_softmax(z: &[f64]) -> Vec<f64> {
 
 /// Gradient of `log_softmax(z)[target]` with respect to `z`: `onehot(target) − softmax(z)`,
 /// given the log-probabilities.
+///
+/// The target's entry `1 − p_t` is computed as `Σ_{c≠t} p_c`, which keeps full
+/// relative precision when the model is nearly certain (`p_t → 1`), where
+/// `1 − exp(log p_t)` would cancel.
 pub fn log_softmax_target_grad(log_probs: &[f64], target: usize) -> Vec<f64> {
-    log_probs
+    let mut g: Vec<f64> = log_probs.iter().map(|&lp| -lp.exp()).collect();
+    g[target] = log_probs
         .iter()
         .enumerate()
-        .map(|(c, &lp)| f64::from(u8::from(c == target)) - lp.exp())
-        .collect()
+        .filter(|&(c, _)| c != target)
+        .map(|(_, &lp)| lp.exp())
+        .sum();
+    g
 }
 
 /// Dot product.

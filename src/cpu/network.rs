@@ -6,7 +6,7 @@ use super::dense::{
     log_softmax_target_grad, relu, relu_backward,
 };
 use super::message_passing::{
-    scatter_add_backward_input, scatter_add_backward_weight, scatter_add_forward,
+    scatter_add_backward_input, scatter_add_backward_weight, scatter_add_forward, Csr,
 };
 use super::pooling::{pool_backward, pool_forward};
 use crate::GraphConvNet;
@@ -20,6 +20,24 @@ pub struct LocalGraph {
     pub src: Vec<u32>,
     /// Local target node of every edge.
     pub dst: Vec<u32>,
+    /// The edges grouped by destination, for the forward gather.
+    pub csr: Csr,
+}
+
+impl LocalGraph {
+    /// A graph of `n` nodes with the given local edges. Ids must be below `n`.
+    pub fn new(n: usize, src: Vec<u32>, dst: Vec<u32>) -> Self {
+        let csr = Csr::by_destination(n, &src, &dst);
+        LocalGraph { n, src, dst, csr }
+    }
+
+    /// Graph `g` of a batch, with local ids.
+    pub fn from_batch(batch: &crate::GraphBatch, g: usize) -> Self {
+        let gr = batch.graph(g);
+        let n0 = gr.nodes.start as u32;
+        let local = |v: &[u32]| v[gr.edges.clone()].iter().map(|i| i - n0).collect();
+        Self::new(gr.num_nodes(), local(batch.src()), local(batch.dst()))
+    }
 }
 
 /// Activations of one forward pass, kept for the backward pass.
@@ -47,7 +65,7 @@ pub fn forward(model: &GraphConvNet, g: &LocalGraph, x: &[f64], w: &[f64], act: 
         let (prev, next) = act.h.split_at_mut(l + 1);
         let hin = &prev[l];
         agg.resize(n * din, 0.0);
-        scatter_add_forward(&g.src, &g.dst, w, hin, din, &mut agg);
+        scatter_add_forward(&g.csr, &g.src, w, hin, din, &mut agg);
         let out = &mut next[0];
         out.resize(n * dout, 0.0);
         linear_forward(&conv.lin_rel, &agg, n, out);
@@ -79,7 +97,7 @@ pub fn backward(
     w: &[f64],
     act: &Activations,
     target: usize,
-    mut dx: Option<&mut [f64]>,
+    dx: Option<&mut [f64]>,
     mut dw: Option<&mut [f64]>,
 ) {
     let n = g.n;
@@ -116,7 +134,7 @@ pub fn backward(
         scatter_add_backward_input(&g.src, &g.dst, w, &d_agg, din, &mut dprev);
         dh = dprev;
     }
-    if let Some(dx) = dx.as_deref_mut() {
+    if let Some(dx) = dx {
         dx.copy_from_slice(&dh);
     }
 }

@@ -32,7 +32,11 @@ pub fn pool_forward(pool: Pool, h: &[f64], n: usize, d: usize) -> Vec<f64> {
 pub fn pool_backward(pool: Pool, h: &[f64], n: usize, d: usize, dg: &[f64], dh: &mut [f64]) {
     match pool {
         Pool::Add | Pool::Mean => {
-            let scale = if pool == Pool::Mean { 1.0 / n as f64 } else { 1.0 };
+            let scale = if pool == Pool::Mean {
+                1.0 / n as f64
+            } else {
+                1.0
+            };
             for i in 0..n {
                 for c in 0..d {
                     dh[i * d + c] = dg[c] * scale;

@@ -77,7 +77,9 @@ impl GraphBatch {
         }
         let n = p.x.len() / f;
         if n > u32::MAX as usize {
-            return Err(Error::Batch(format!("{n} nodes exceed the u32 index range")));
+            return Err(Error::Batch(format!(
+                "{n} nodes exceed the u32 index range"
+            )));
         }
         check_ptr("node_ptr", &p.node_ptr, n)?;
         if p.src.len() != p.dst.len() {
@@ -142,8 +144,10 @@ impl GraphBatch {
             )));
         }
         if let Some(i) = p.edge_gt.iter().flatten().position(|&v| v > 1) {
+            let gi = p.edge_ptr.partition_point(|&s| s <= i) - 1;
             return Err(Error::Batch(format!(
-                "edge_gt[{i}] = {}; marks must be 0 or 1",
+                "graph {gi}, edge {} (batch edge {i}): ground-truth mark {} must be 0 or 1",
+                i - p.edge_ptr[gi],
                 p.edge_gt.as_ref().map_or(0, |v| v[i])
             )));
         }

@@ -149,7 +149,10 @@ impl GraphBatch {
                 .collect(),
             edge_labels: self.edge_labels.as_ref().map(|v| v[edges.clone()].to_vec()),
             edge_gt: self.edge_gt.as_ref().map(|v| v[edges.clone()].to_vec()),
-            graph_labels: self.graph_labels.as_ref().map(|v| v[range.clone()].to_vec()),
+            graph_labels: self
+                .graph_labels
+                .as_ref()
+                .map(|v| v[range.clone()].to_vec()),
         })
     }
 }

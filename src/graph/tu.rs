@@ -77,7 +77,10 @@ impl TextFile {
                 if fields.len() != w {
                     return Err(self.err(
                         ln,
-                        format!("expected {w} comma-separated values, found {}", fields.len()),
+                        format!(
+                            "expected {w} comma-separated values, found {}",
+                            fields.len()
+                        ),
                     ));
                 }
             }
@@ -99,7 +102,11 @@ impl TextFile {
 
     /// Parses a file of one integer per line.
     fn column(&self) -> Result<Vec<i64>> {
-        Ok(self.rows::<i64>(Some(1))?.into_iter().map(|r| r[0]).collect())
+        Ok(self
+            .rows::<i64>(Some(1))?
+            .into_iter()
+            .map(|r| r[0])
+            .collect())
     }
 
     fn expect_lines(&self, got: usize, want: usize, what: &str) -> Result<()> {
@@ -171,7 +178,9 @@ pub fn load_tu(
             if v < 1 || v as usize > n {
                 return Err(a.err(
                     line,
-                    format!("node id {v} is out of range 1..={n} (the graph indicator has {n} nodes)"),
+                    format!(
+                        "node id {v} is out of range 1..={n} (the graph indicator has {n} nodes)"
+                    ),
                 ));
             }
             ends[j] = v as usize - 1;
@@ -237,7 +246,10 @@ pub fn load_tu(
             nl.expect_lines(rows.len(), n, "the graph indicator")?;
             let cols = rows.first().map_or(0, Vec::len);
             if let Some(k) = rows.iter().position(|r| r.len() != cols) {
-                return Err(nl.err(k + 1, format!("{} labels, but line 1 has {cols}", rows[k].len())));
+                return Err(nl.err(
+                    k + 1,
+                    format!("{} labels, but line 1 has {cols}", rows[k].len()),
+                ));
             }
             let mins: Vec<i64> = (0..cols)
                 .map(|c| rows.iter().map(|r| r[c]).min().unwrap_or(0))
