@@ -1,1 +1,187 @@
-fn main() {}
+//! Benchmarks of the CPU reference path (plain harness: `cargo bench --bench cpu_ref`).
+//!
+//! - all of Mutagenicity (from `../shared/data`, or `$GRAPH_IG_DATA`), 50 steps,
+//!   edge-mask IG with the built-in tutorial model, when the data is present;
+//! - synthetic molecule batches of growing size, steps and width, to show how
+//!   time scales.
+//!
+//! Set `GRAPH_IG_BENCH_QUICK=1` for a short run. Every result is named
+//! `cpu_...`; timings are wall-clock seconds of `graph_ig::explain`, from host
+//! arrays to host results, best of the repetitions.
+
+use graph_ig::graph::tu::{load_tu, TuOptions};
+use graph_ig::model::{GraphConvLayer, Linear};
+use graph_ig::synthetic::{generate, SyntheticConfig};
+use graph_ig::{explain, Device, ExplainConfig, GraphBatch, GraphConvNet, Pool, Wrt};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// A deterministic model of the tutorial's shape with the given width.
+fn model(width: usize, layers: usize) -> GraphConvNet {
+    let mut state = 0x9e3779b97f4a7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let mut lin = |i: usize, o: usize| Linear {
+        out_dim: o,
+        in_dim: i,
+        weight: (0..o * i).map(|_| next() / (i as f64).sqrt()).collect(),
+        bias: (0..o).map(|_| next() * 0.1).collect(),
+    };
+    let mut convs = Vec::new();
+    let mut d = 14;
+    for _ in 0..layers {
+        convs.push(GraphConvLayer {
+            lin_rel: lin(d, width),
+            lin_root: lin(d, width),
+        });
+        d = width;
+    }
+    GraphConvNet {
+        convs,
+        lin1: lin(width, width),
+        lin2: lin(width, 2),
+        pool: Pool::Add,
+    }
+}
+
+fn time(model: &GraphConvNet, batch: &GraphBatch, cfg: &ExplainConfig, reps: usize) -> f64 {
+    let mut best = f64::INFINITY;
+    for _ in 0..reps {
+        let t = Instant::now();
+        let a = explain(model, batch, cfg, Device::Cpu).expect("benchmark run");
+        std::hint::black_box(&a);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+fn row(name: &str, batch: &GraphBatch, steps: usize, width: usize, secs: f64) {
+    println!(
+        "{name:34} {:>6} {:>8} {:>8} {:>5} {:>5} {:>9.3} {:>9.1} {:>12.3e}",
+        batch.num_graphs(),
+        batch.num_nodes(),
+        batch.num_edges(),
+        steps,
+        width,
+        secs,
+        batch.num_graphs() as f64 / secs,
+        (batch.num_nodes() * steps) as f64 / secs,
+    );
+}
+
+fn main() {
+    let quick = std::env::var_os("GRAPH_IG_BENCH_QUICK").is_some();
+    let threads = rayon::current_num_threads();
+    println!(
+        "cpu reference benchmarks ({threads} threads){}",
+        if quick { ", quick" } else { "" }
+    );
+    println!(
+        "{:34} {:>6} {:>8} {:>8} {:>5} {:>5} {:>9} {:>9} {:>12}",
+        "name", "graphs", "nodes", "edges", "steps", "width", "seconds", "graphs/s", "node-steps/s"
+    );
+    let ig = |steps| ExplainConfig {
+        steps,
+        wrt: Wrt::Edges,
+        ..Default::default()
+    };
+
+    let dir = std::env::var_os("GRAPH_IG_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/Mutagenicity/raw")
+        });
+    if dir.join("Mutagenicity_A.txt").exists() {
+        let m = graph_ig::default_model::mutagenicity().expect("built-in model");
+        let data =
+            load_tu(&dir, "Mutagenicity", 14, &TuOptions::default()).expect("Mutagenicity loads");
+        let data = if quick {
+            data.subset(0..400).expect("subset")
+        } else {
+            data
+        };
+        let secs = time(&m, &data, &ig(50), 1);
+        row("cpu_mutagenicity_ig_edges", &data, 50, 32, secs);
+    } else {
+        println!(
+            "notice: Mutagenicity not found at {}; skipping that row",
+            dir.display()
+        );
+    }
+
+    let sizes: &[usize] = if quick {
+        &[64, 256]
+    } else {
+        &[64, 256, 1024, 4096]
+    };
+    for &g in sizes {
+        let data = generate(&SyntheticConfig {
+            num_graphs: g,
+            seed: 1,
+        })
+        .expect("synthetic")
+        .batch;
+        let secs = time(&model(32, 5), &data, &ig(50), if g <= 256 { 3 } else { 1 });
+        row(&format!("cpu_synthetic_graphs_{g}"), &data, 50, 32, secs);
+    }
+    let data = generate(&SyntheticConfig {
+        num_graphs: 256,
+        seed: 1,
+    })
+    .expect("synthetic")
+    .batch;
+    for &steps in if quick {
+        &[10usize, 100][..]
+    } else {
+        &[10usize, 25, 100, 200][..]
+    } {
+        let secs = time(&model(32, 5), &data, &ig(steps), 1);
+        row(
+            &format!("cpu_synthetic_steps_{steps}"),
+            &data,
+            steps,
+            32,
+            secs,
+        );
+    }
+    for &width in if quick {
+        &[16usize, 64][..]
+    } else {
+        &[16usize, 64, 128][..]
+    } {
+        let secs = time(&model(width, 5), &data, &ig(50), 1);
+        row(
+            &format!("cpu_synthetic_width_{width}"),
+            &data,
+            50,
+            width,
+            secs,
+        );
+    }
+    // Nodes per graph: one big molecule-like graph made of many small ones glued together is
+    // not needed; the synthetic generator's sizes vary 11..60, so use random graphs instead.
+    for &n in if quick {
+        &[100usize, 1000][..]
+    } else {
+        &[100usize, 1000, 10000][..]
+    } {
+        let mut b = GraphBatch::builder(14);
+        let mut x = vec![0f32; n * 14];
+        for i in 0..n {
+            x[i * 14 + i % 14] = 1.0;
+        }
+        let edges: Vec<(usize, usize)> = (0..n)
+            .flat_map(|i| [(i, (i + 1) % n), ((i + 1) % n, i)])
+            .collect();
+        for _ in 0..8 {
+            b = b.graph(&x, &edges);
+        }
+        let data = b.build().expect("ring graphs");
+        let secs = time(&model(32, 5), &data, &ig(50), 1);
+        row(&format!("cpu_ring_nodes_{n}"), &data, 50, 32, secs);
+    }
+}

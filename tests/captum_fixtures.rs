@@ -312,3 +312,59 @@ fn rule_tables_match_captum() {
     }
     assert!(checked >= 100, "only {checked} tables checked");
 }
+
+/// The command itself (built-in Mutagenicity model, f32 output file) against captum.
+#[test]
+fn explain_command_output_matches_captum() {
+    let Some(dir) = mutagenicity_dir() else {
+        return;
+    };
+    let fx =
+        ReadBack::open(repo_root().join("tests/fixtures/mutagenicity_add.safetensors")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for &g in fx.i64s("graphs").unwrap().unwrap().iter().take(4) {
+        let out = tmp.path().join(format!("g{g}.safetensors"));
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_graph-ig"))
+            .args(["explain", "--data"])
+            .arg(&dir)
+            .args([
+                "--name",
+                "Mutagenicity",
+                "--device",
+                "cpu",
+                "--quiet",
+                "--wrt",
+                "both",
+                "--target",
+                "label",
+            ])
+            .args(["--graphs", &format!("{g}..{}", g + 1), "--out"])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success(), "graph {g}: graph-ig explain failed");
+        let r = ReadBack::open(&out).unwrap();
+        for (ours, theirs) in [
+            ("edge_attr", "edge_ig.gausslegendre"),
+            ("node_attr", "node_ig"),
+        ] {
+            let a = r.f64s(ours).unwrap().unwrap();
+            let b = fx.f64s(&format!("g{g}.{theirs}")).unwrap().unwrap();
+            // f32 output: the bound is float32 rounding, well inside 1e-6.
+            let err = rel_l2(&a, &b, 1e-30);
+            assert!(
+                err <= REL_BOUND,
+                "graph {g} {ours}: relative L2 error {err:.2e}"
+            );
+        }
+        let d = r.f64s("delta").unwrap().unwrap()[0];
+        let want = fx
+            .f64s(&format!("g{g}.edge_ig_delta.gausslegendre"))
+            .unwrap()
+            .unwrap()[0];
+        assert!(
+            (d - want).abs() <= 1e-6 * want.abs().max(1e-3),
+            "graph {g} delta {d} vs {want}"
+        );
+    }
+}
