@@ -5,49 +5,75 @@ use crate::{Error, Result};
 /// A compute device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Device {
-    /// The CPU reference path (feature `cpu-ref`), using every core.
+    /// The CPU reference path (feature `cpu-ref`), in f64, using every core.
     Cpu,
-    /// A CUDA GPU by ordinal (feature `cuda`).
+    /// A CUDA GPU by ordinal (feature `cuda`), in f32.
     Cuda(usize),
+    /// Interpret mode (feature `interpret`): the CUDA kernels and the GPU host
+    /// code run on the CPU. For testing the GPU path's logic; never for timings.
+    Interpret,
 }
 
 impl Device {
-    /// The best device this build and machine offer, and a note when it had to fall back.
-    ///
-    /// The CUDA backend has not landed yet, so this is the CPU with a note saying so.
+    /// The best device this build and machine offer: the first CUDA GPU when
+    /// there is one, otherwise the CPU, with a note saying why.
     pub fn auto() -> Result<(Device, Option<String>)> {
-        if cfg!(feature = "cpu-ref") {
-            Ok((
-                Device::Cpu,
-                Some("no CUDA backend in this build yet; using the CPU reference path".into()),
-            ))
-        } else {
-            Err(Error::Device(
-                "this build has neither a CUDA backend nor the cpu-ref feature".into(),
-            ))
+        let why = Self::why_no_gpu();
+        match why {
+            None => Ok((Device::Cuda(0), None)),
+            Some(why) if cfg!(feature = "cpu-ref") => {
+                Ok((Device::Cpu, Some(format!("{why}; using the CPU reference path"))))
+            }
+            Some(why) => Err(Error::Device(format!(
+                "{why}, and this build has no cpu-ref feature"
+            ))),
         }
     }
 
-    /// Checks that this build can run on the device.
+    /// `None` when a CUDA GPU is usable, else the reason.
+    fn why_no_gpu() -> Option<String> {
+        #[cfg(feature = "cuda")]
+        {
+            if !crate::cuda::driver::driver_present() {
+                return Some("no CUDA driver on this machine".into());
+            }
+            if crate::cuda::driver::device_count() == 0 {
+                return Some("no CUDA GPU found".into());
+            }
+            None
+        }
+        #[cfg(not(feature = "cuda"))]
+        {
+            Some("this build has no CUDA backend (feature cuda)".into())
+        }
+    }
+
+    /// Checks that this build can run on the device (not that a GPU is present).
     pub fn check(self) -> Result<()> {
         match self {
             Device::Cpu if cfg!(feature = "cpu-ref") => Ok(()),
             Device::Cpu => Err(Error::Device(
                 "the CPU path needs the cpu-ref feature (on by default)".into(),
             )),
+            Device::Cuda(_) if cfg!(feature = "cuda") => Ok(()),
             Device::Cuda(n) => Err(Error::Device(format!(
-                "cuda:{n}: the CUDA backend is not implemented yet in this version of graph-ig; use --device cpu"
+                "cuda:{n}: this build has no CUDA backend (feature cuda)"
             ))),
+            Device::Interpret if cfg!(feature = "interpret") => Ok(()),
+            Device::Interpret => Err(Error::Device(
+                "interpret mode needs the interpret feature (on by default)".into(),
+            )),
         }
     }
 }
 
 impl std::str::FromStr for Device {
     type Err = Error;
-    /// Parses `cpu`, `cuda` (= `cuda:0`) or `cuda:N`. `auto` is handled by [`Device::auto`].
+    /// Parses `cpu`, `interpret`, `cuda` (= `cuda:0`) or `cuda:N`. `auto` is [`Device::auto`].
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "cpu" => Ok(Device::Cpu),
+            "interpret" => Ok(Device::Interpret),
             "cuda" => Ok(Device::Cuda(0)),
             _ => s
                 .strip_prefix("cuda:")
@@ -55,7 +81,7 @@ impl std::str::FromStr for Device {
                 .map(Device::Cuda)
                 .ok_or_else(|| {
                     Error::Config(format!(
-                        "unknown device {s:?}; use auto, cpu, cuda or cuda:N"
+                        "unknown device {s:?}; use auto, cpu, cuda, cuda:N or interpret"
                     ))
                 }),
         }
@@ -67,6 +93,7 @@ impl std::fmt::Display for Device {
         match self {
             Device::Cpu => f.write_str("cpu"),
             Device::Cuda(n) => write!(f, "cuda:{n}"),
+            Device::Interpret => f.write_str("interpret"),
         }
     }
 }

@@ -31,6 +31,8 @@
 
 #[cfg(feature = "cpu-ref")]
 pub mod cpu;
+#[cfg(any(feature = "cuda", feature = "interpret"))]
+pub mod cuda;
 pub mod default_model;
 mod device;
 mod error;
@@ -71,6 +73,17 @@ pub fn explain_with_progress(
     match device {
         #[cfg(feature = "cpu-ref")]
         Device::Cpu => cpu::explain(model, batch, config, progress),
+        #[cfg(feature = "cuda")]
+        Device::Cuda(n) => {
+            let gpu = cuda::driver::CudaGpu::get(n)?;
+            cuda::attribute::explain(&*gpu, model, batch, config, progress)
+        }
+        #[cfg(feature = "interpret")]
+        Device::Interpret => {
+            let gpu = cuda::interpret::InterpretGpu::default();
+            cuda::attribute::explain(&gpu, model, batch, config, progress)
+        }
+        #[allow(unreachable_patterns)]
         _ => {
             let _ = progress;
             Err(Error::Device(format!(

@@ -3,7 +3,7 @@
 
 use super::dense::axpy;
 use super::network::{backward, forward, log_probs, Activations, LocalGraph};
-use crate::explain::{Attributions, ExplainConfig, Method, NodeBaseline, StepTable, Target};
+use crate::explain::{Attributions, ExplainConfig, Method, NodeBaseline, StepTable};
 use crate::{GraphBatch, GraphConvNet, Result};
 use rayon::prelude::*;
 
@@ -202,15 +202,7 @@ fn explain_graph(
     let e = g.src.len();
     let ones = vec![1.0; e];
     let lp = log_probs(model, &g, &x, &ones);
-    let target = match &cfg.target {
-        Target::Predicted => lp
-            .iter()
-            .enumerate()
-            .fold(0, |best, (c, &v)| if v > lp[best] { c } else { best }),
-        Target::Label => batch.graph_labels().map_or(0, |l| l[gidx] as usize),
-        Target::Class(c) => *c,
-        Target::PerGraph(v) => v[gidx],
-    };
+    let target = cfg.target.resolve(batch, gidx, &lp);
     let gi = GraphInput {
         model,
         parallel: g.n + e >= PARALLEL_STEPS_SIZE,

@@ -119,6 +119,22 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The class explained for graph `g` of `batch`, given its log-probabilities at the
+    /// real input. The settings must have been validated against the batch.
+    pub fn resolve<T: Copy + PartialOrd>(&self, batch: &GraphBatch, g: usize, log_probs: &[T]) -> usize {
+        match self {
+            Target::Predicted => log_probs
+                .iter()
+                .enumerate()
+                .fold(0, |best, (c, &v)| if v > log_probs[best] { c } else { best }),
+            Target::Label => batch.graph_labels().map_or(0, |l| l[g] as usize),
+            Target::Class(c) => *c,
+            Target::PerGraph(v) => v[g],
+        }
+    }
+}
+
 impl std::str::FromStr for Target {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -173,6 +189,10 @@ pub struct ExplainConfig {
     pub node_baseline: NodeBaseline,
     /// Adaptive steps (IG only), off by default.
     pub adaptive: Option<Adaptive>,
+    /// GPU paths only: the device memory, in bytes, one chunk of graphs × steps may use
+    /// (default: half the free memory of a GPU, 256 MiB in interpret mode). Results do
+    /// not depend on it.
+    pub memory_budget: Option<usize>,
 }
 
 impl Default for ExplainConfig {
@@ -185,6 +205,7 @@ impl Default for ExplainConfig {
             target: Target::Predicted,
             node_baseline: NodeBaseline::Zeros,
             adaptive: None,
+            memory_budget: None,
         }
     }
 }

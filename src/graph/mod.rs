@@ -121,6 +121,48 @@ impl GraphBatch {
         (0..self.num_graphs()).map(|g| self.graph(g))
     }
 
+    /// A new batch holding the given graphs of this one, in that order, renumbered from 0.
+    pub fn select(&self, graphs: &[usize]) -> crate::Result<GraphBatch> {
+        let f = self.num_features;
+        let mut p = builder::GraphParts {
+            num_features: f,
+            node_ptr: vec![0],
+            edge_ptr: vec![0],
+            ..Default::default()
+        };
+        let (mut labels, mut gts, mut gl) = (Vec::new(), Vec::new(), Vec::new());
+        for &g in graphs {
+            if g >= self.num_graphs() {
+                return Err(crate::Error::Config(format!(
+                    "graph {g} is outside the batch's {} graphs",
+                    self.num_graphs()
+                )));
+            }
+            let gr = self.graph(g);
+            let shift = p.x.len() / f;
+            p.x.extend_from_slice(&self.x[gr.nodes.start * f..gr.nodes.end * f]);
+            for e in gr.edges.clone() {
+                p.src.push(self.src[e] as usize - gr.nodes.start + shift);
+                p.dst.push(self.dst[e] as usize - gr.nodes.start + shift);
+            }
+            if let Some(l) = &self.edge_labels {
+                labels.extend_from_slice(&l[gr.edges.clone()]);
+            }
+            if let Some(m) = &self.edge_gt {
+                gts.extend_from_slice(&m[gr.edges.clone()]);
+            }
+            if let Some(l) = &self.graph_labels {
+                gl.push(l[g]);
+            }
+            p.node_ptr.push(p.x.len() / f);
+            p.edge_ptr.push(p.src.len());
+        }
+        p.edge_labels = self.edge_labels.as_ref().map(|_| labels);
+        p.edge_gt = self.edge_gt.as_ref().map(|_| gts);
+        p.graph_labels = self.graph_labels.as_ref().map(|_| gl);
+        GraphBatch::from_parts(p)
+    }
+
     /// A new batch holding graphs `range` of this one, renumbered from 0.
     pub fn subset(&self, range: Range<usize>) -> crate::Result<GraphBatch> {
         let g = self.num_graphs();

@@ -1,0 +1,313 @@
+//! Attribution methods on the device; mirrors `cpu::attribute`.
+//!
+//! The dataset is split into chunks of graphs whose activations for all steps
+//! fit the memory budget; a graph too large for that runs its steps in several
+//! launches. Every (graph, step) instance of a chunk is computed at once, the
+//! graph structure shared by all steps. The weighted sum over steps, the final
+//! attribution and the convergence delta are computed on the device; only the
+//! attributions, log-probabilities and deltas come back. Splitting into chunks
+//! or step ranges does not change a single bit of the results.
+
+use super::integrate::{accumulate_steps, convergence_delta, finish_attribution, interpolate_features, Finish};
+use super::launch::Gpu;
+use super::network::{backward, forward, step_bytes, DeviceGraphs, DeviceModel};
+use crate::explain::{Attributions, ExplainConfig, Method, NodeBaseline, StepTable};
+use crate::{Error, GraphBatch, GraphConvNet, Result};
+use std::ops::Range;
+
+/// Which input the attributions are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Edges,
+    Nodes,
+}
+
+/// Chunks of graphs, each with the steps one launch may run.
+fn plan(model: &GraphConvNet, b: &GraphBatch, steps: usize, budget: usize) -> Result<Vec<(Range<usize>, usize)>> {
+    let cost = |g: usize| {
+        let gr = b.graph(g);
+        step_bytes(model, gr.num_nodes(), gr.num_edges())
+    };
+    let mut out = Vec::new();
+    let mut g = 0;
+    while g < b.num_graphs() {
+        let mut per_step = cost(g);
+        if per_step > budget {
+            let gr = b.graph(g);
+            return Err(Error::Config(format!(
+                "graph {g} ({} nodes, {} edges) needs {per_step} bytes of device memory for one step, \
+                 more than the budget of {budget} bytes; raise the memory budget",
+                gr.num_nodes(),
+                gr.num_edges()
+            )));
+        }
+        let mut end = g + 1;
+        while end < b.num_graphs() && (per_step + cost(end)) * steps <= budget {
+            per_step += cost(end);
+            end += 1;
+        }
+        out.push((g..end, (budget / per_step).clamp(1, steps)));
+        g = end;
+    }
+    Ok(out)
+}
+
+/// The results of one round over some graphs.
+struct Round {
+    attr: Vec<f32>,
+    delta: Vec<f32>,
+    /// F(input) − F(baseline) per graph.
+    df: Vec<f64>,
+}
+
+/// Everything a round needs besides the graphs.
+struct Job<'a, G: Gpu> {
+    gpu: &'a G,
+    dm: &'a DeviceModel<G>,
+    model: &'a GraphConvNet,
+    cfg: &'a ExplainConfig,
+    kind: Kind,
+    budget: usize,
+}
+
+impl<G: Gpu> Job<'_, G> {
+    /// Runs `steps` steps of the method for every graph of `b` (targets and node
+    /// baseline aligned with `b`). `progress` is told about each finished chunk.
+    fn round(
+        &self,
+        b: &GraphBatch,
+        steps: usize,
+        targets: &[usize],
+        base: Option<&[f32]>,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Round> {
+        let gpu = self.gpu;
+        let c = self.model.num_classes();
+        let f = b.num_features();
+        let table = match self.cfg.method {
+            Method::IntegratedGradients => self.cfg.rule.table(steps)?,
+            _ => StepTable {
+                alphas: vec![1.0],
+                weights: vec![1.0],
+            },
+        };
+        let mut out = Round {
+            attr: Vec::new(),
+            delta: Vec::new(),
+            df: Vec::new(),
+        };
+        for (range, per_launch) in plan(self.model, b, table.len(), self.budget)? {
+            let sub = b.subset(range.clone())?;
+            let dg = DeviceGraphs::upload(gpu, &sub)?;
+            let (gn, n, e) = (sub.num_graphs(), sub.num_nodes(), sub.num_edges());
+            let tgt: Vec<i32> = targets[range.clone()].iter().map(|&t| t as i32).collect();
+            let tgt = gpu.upload(&tgt)?;
+            let base_sub: Option<Vec<f32>> = base.map(|v| v[b.node_ptr()[range.start] * f..b.node_ptr()[range.end] * f].to_vec());
+            let base_buf = match &base_sub {
+                Some(v) => Some(gpu.upload(v)?),
+                None => None,
+            };
+            let (len, width) = match self.kind {
+                Kind::Edges => (e, 1),
+                Kind::Nodes => (n * f, f),
+            };
+            // One pass over `alphas`: node features and edge weights of each step.
+            let inputs = |alphas: &[f32]| -> Result<(G::Buf<f32>, G::Buf<f32>)> {
+                let s = alphas.len();
+                let ones = vec![1.0f32; s];
+                let a = gpu.upload(alphas)?;
+                let mut h0 = gpu.zeros::<f32>(s * n * f)?;
+                match self.kind {
+                    Kind::Edges => {
+                        interpolate_features(gpu, &dg.x, None, &gpu.upload(&ones)?, s, n * f, &mut h0)?;
+                        Ok((h0, a))
+                    }
+                    Kind::Nodes => {
+                        interpolate_features(gpu, &dg.x, base_buf.as_ref(), &a, s, n * f, &mut h0)?;
+                        Ok((h0, gpu.upload(&ones)?))
+                    }
+                }
+            };
+            // F at the input (alpha 1) and at the baseline (alpha 0), one step at a time.
+            let endpoint = |alpha: f32| -> Result<G::Buf<f32>> {
+                let (h0, w) = inputs(&[alpha])?;
+                Ok(forward(gpu, self.dm, &dg, 1, h0, &w, &tgt, false)?.logp)
+            };
+            let logp_in = endpoint(1.0)?;
+            let logp_base = endpoint(0.0)?;
+            // The weighted sum of the gradients over the steps.
+            let mut acc = gpu.zeros::<f32>(len)?;
+            let mut s0 = 0;
+            while s0 < table.len() {
+                let s1 = (s0 + per_launch).min(table.len());
+                let alphas: Vec<f32> = table.alphas[s0..s1].iter().map(|&a| a as f32).collect();
+                let weights: Vec<f32> = table.weights[s0..s1].iter().map(|&w| w as f32).collect();
+                let (h0, w) = inputs(&alphas)?;
+                let act = forward(gpu, self.dm, &dg, s1 - s0, h0, &w, &tgt, true)?;
+                let (dx, dw) = backward(gpu, self.dm, &dg, s1 - s0, &w, &act, self.kind == Kind::Nodes, self.kind == Kind::Edges)?;
+                let grad = dx.or(dw).ok_or_else(|| Error::Device("internal error: no gradient".into()))?;
+                accumulate_steps(gpu, &grad, &gpu.upload(&weights)?, s1 - s0, len, &mut acc)?;
+                s0 = s1;
+            }
+            // The attribution and its delta.
+            let diff: Option<G::Buf<f32>> = match (self.cfg.method, self.kind) {
+                (_, Kind::Edges) | (Method::Saliency, _) => None,
+                (Method::InputXGradient, Kind::Nodes) => Some(gpu.upload(sub.features())?),
+                (Method::IntegratedGradients, Kind::Nodes) => {
+                    let x = sub.features();
+                    let d: Vec<f32> = match &base_sub {
+                        Some(bs) => x.iter().zip(bs).map(|(a, b)| a - b).collect(),
+                        None => x.to_vec(),
+                    };
+                    Some(gpu.upload(&d)?)
+                }
+            };
+            let mode = if self.cfg.method == Method::Saliency { Finish::Abs } else { Finish::TimesDiff };
+            let mut attr = gpu.zeros::<f32>(len)?;
+            finish_attribution(gpu, &acc, diff.as_ref(), mode, len, &mut attr)?;
+            let ptr = match self.kind {
+                Kind::Edges => &dg.edge_ptr,
+                Kind::Nodes => &dg.node_ptr,
+            };
+            let mut delta = gpu.zeros::<f32>(gn)?;
+            convergence_delta(gpu, ptr, &attr, len, width, &logp_in, &logp_base, &tgt, c, gn, &mut delta)?;
+            let mut a = gpu.download(&attr)?;
+            a.truncate(len);
+            out.attr.extend(a);
+            let mut d = gpu.download(&delta)?;
+            d.truncate(gn);
+            out.delta.extend(d);
+            let (fi, fb) = (gpu.download(&logp_in)?, gpu.download(&logp_base)?);
+            for (k, &t) in targets[range.clone()].iter().enumerate() {
+                out.df.push(fi[k * c + t] as f64 - fb[k * c + t] as f64);
+            }
+            progress(gn);
+        }
+        Ok(out)
+    }
+
+    /// All graphs of `b`, with adaptive rounds when configured.
+    fn run(
+        &self,
+        b: &GraphBatch,
+        targets: &[usize],
+        base: Option<&[f32]>,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<(Vec<f64>, Vec<f64>, Vec<usize>)> {
+        let f = b.num_features();
+        let width = if self.kind == Kind::Edges { 1 } else { f };
+        let ptr = if self.kind == Kind::Edges { b.edge_ptr() } else { b.node_ptr() };
+        let mut attr = vec![0.0f64; ptr[b.num_graphs()] * width];
+        let mut delta = vec![0.0f64; b.num_graphs()];
+        let mut used = vec![0usize; b.num_graphs()];
+        let adaptive = self.cfg.adaptive.filter(|_| self.cfg.method == Method::IntegratedGradients);
+        let mut steps = if self.cfg.method == Method::IntegratedGradients { self.cfg.steps } else { 1 };
+        let mut pending: Vec<usize> = (0..b.num_graphs()).collect();
+        let mut first = true;
+        while !pending.is_empty() {
+            let r = if first {
+                self.round(b, steps, targets, base, progress)?
+            } else {
+                let sel = b.select(&pending)?;
+                let t: Vec<usize> = pending.iter().map(|&g| targets[g]).collect();
+                let bs: Option<Vec<f32>> = base.map(|v| {
+                    pending
+                        .iter()
+                        .flat_map(|&g| v[b.node_ptr()[g] * f..b.node_ptr()[g + 1] * f].iter().copied())
+                        .collect()
+                });
+                self.round(&sel, steps, &t, bs.as_deref(), &|_| {})?
+            };
+            let mut next = Vec::new();
+            let mut off = 0;
+            for (k, &g) in pending.iter().enumerate() {
+                let span = (ptr[g + 1] - ptr[g]) * width;
+                for (dst, &v) in attr[ptr[g] * width..ptr[g + 1] * width].iter_mut().zip(&r.attr[off..off + span]) {
+                    *dst = v as f64;
+                }
+                off += span;
+                delta[g] = r.delta[k] as f64;
+                used[g] = steps;
+                if let Some(a) = adaptive {
+                    if delta[g].abs() > a.tol * r.df[k].abs() && steps < a.max_steps {
+                        next.push(g);
+                    }
+                }
+            }
+            pending = next;
+            steps = adaptive.map_or(steps, |a| (2 * steps).min(a.max_steps));
+            first = false;
+        }
+        Ok((attr, delta, used))
+    }
+}
+
+/// Explains every graph of `batch` on `gpu`. The configuration must already be
+/// validated against the model and batch. `progress` is called as chunks finish.
+pub fn explain<G: Gpu>(
+    gpu: &G,
+    model: &GraphConvNet,
+    batch: &GraphBatch,
+    cfg: &ExplainConfig,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Attributions> {
+    let dm = DeviceModel::upload(gpu, model)?;
+    let budget = match cfg.memory_budget {
+        Some(b) => b,
+        None => gpu.default_budget()?,
+    };
+    let (g, c, f) = (batch.num_graphs(), model.num_classes(), batch.num_features());
+    let base: Option<Vec<f32>> = match &cfg.node_baseline {
+        NodeBaseline::Zeros => None,
+        NodeBaseline::Constant(v) => Some(vec![*v; batch.num_nodes() * f]),
+        NodeBaseline::Tensor(t) => Some(t.clone()),
+    };
+    // Log-probabilities at the real input decide the targets.
+    let mut log_probs = Vec::with_capacity(g * c);
+    let zero_targets = vec![0usize; g];
+    for (range, _) in plan(model, batch, 1, budget)? {
+        let sub = batch.subset(range.clone())?;
+        let dg = DeviceGraphs::upload(gpu, &sub)?;
+        let mut h0 = gpu.zeros::<f32>(sub.num_nodes() * f)?;
+        interpolate_features(gpu, &dg.x, None, &gpu.upload(&[1.0f32])?, 1, sub.num_nodes() * f, &mut h0)?;
+        let t: Vec<i32> = zero_targets[range].iter().map(|&t| t as i32).collect();
+        let act = forward(gpu, &dm, &dg, 1, h0, &gpu.upload(&[1.0f32])?, &gpu.upload(&t)?, false)?;
+        let mut lp = gpu.download(&act.logp)?;
+        lp.truncate(sub.num_graphs() * c);
+        log_probs.extend(lp);
+    }
+    let targets: Vec<usize> = (0..g).map(|k| cfg.target.resolve(batch, k, &log_probs[k * c..(k + 1) * c])).collect();
+    let mut out = Attributions {
+        num_classes: c,
+        num_features: f,
+        log_probs: log_probs.iter().map(|&v| v as f64).collect(),
+        target: targets.clone(),
+        ..Default::default()
+    };
+    let mut reported = false;
+    let silent = |_: usize| {};
+    for kind in [Kind::Edges, Kind::Nodes] {
+        let wanted = match kind {
+            Kind::Edges => cfg.wrt.edges(),
+            Kind::Nodes => cfg.wrt.nodes(),
+        };
+        if !wanted {
+            continue;
+        }
+        let job = Job {
+            gpu,
+            dm: &dm,
+            model,
+            cfg,
+            kind,
+            budget,
+        };
+        let (attr, delta, steps) = job.run(batch, &targets, base.as_deref(), if reported { &silent } else { progress })?;
+        reported = true;
+        match kind {
+            Kind::Edges => (out.edge, out.edge_delta, out.edge_steps) = (Some(attr), Some(delta), Some(steps)),
+            Kind::Nodes => (out.node, out.node_delta, out.node_steps) = (Some(attr), Some(delta), Some(steps)),
+        }
+    }
+    Ok(out)
+}

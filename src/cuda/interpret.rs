@@ -1,0 +1,113 @@
+//! Interpret mode: the CUDA kernels compiled as host C++ and run on the CPU.
+//!
+//! Device memory is host memory. Each launch calls the kernel's generated
+//! entry (`gi_interpret_<name>`), which runs the grid's blocks one after
+//! another with every CUDA thread of a block as a real OS thread.
+//!
+//! This proves the logic of the kernels and of the host code that drives them
+//! (launch shapes, chunking, buffers); it says nothing about speed or about the
+//! GPU's memory model.
+
+use super::launch::{Arg, Elem, Gpu, Shape};
+use crate::{Error, Result};
+use std::ffi::c_void;
+
+type InterpretEntry = unsafe extern "C" fn(u32, u32, u32, u32, u32, u32, u64, *mut *mut c_void);
+
+include!(concat!(env!("OUT_DIR"), "/interpret_kernels.rs"));
+
+/// A buffer of interpret mode: plain host memory.
+pub struct HostBuf<T> {
+    data: Vec<T>,
+}
+
+/// The interpret-mode device.
+#[derive(Debug, Clone)]
+pub struct InterpretGpu {
+    max_grid: u32,
+    budget: usize,
+}
+
+impl Default for InterpretGpu {
+    fn default() -> Self {
+        InterpretGpu {
+            max_grid: 4,
+            budget: 256 << 20,
+        }
+    }
+}
+
+impl InterpretGpu {
+    /// An interpret device running at most `max_grid` blocks per launch
+    /// (grid-stride loops cover the rest) with a default chunk budget of `budget` bytes.
+    pub fn new(max_grid: u32, budget: usize) -> Self {
+        InterpretGpu {
+            max_grid: max_grid.max(1),
+            budget,
+        }
+    }
+}
+
+impl Gpu for InterpretGpu {
+    type Buf<T: Elem> = HostBuf<T>;
+
+    fn describe(&self) -> String {
+        "interpret (CUDA kernels on the CPU)".into()
+    }
+
+    fn upload<T: Elem>(&self, host: &[T]) -> Result<HostBuf<T>> {
+        Ok(HostBuf {
+            data: host.to_vec(),
+        })
+    }
+
+    fn zeros<T: Elem>(&self, len: usize) -> Result<HostBuf<T>> {
+        Ok(HostBuf {
+            data: vec![T::default(); len],
+        })
+    }
+
+    fn len<T: Elem>(&self, buf: &HostBuf<T>) -> usize {
+        buf.data.len()
+    }
+
+    fn download<T: Elem>(&self, buf: &HostBuf<T>) -> Result<Vec<T>> {
+        Ok(buf.data.clone())
+    }
+
+    fn launch(&self, kernel: &'static str, shape: Shape, args: &mut [Arg<'_, Self>]) -> Result<()> {
+        let entry = INTERPRET_KERNELS
+            .iter()
+            .find(|(name, _)| *name == kernel)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| Error::Device(format!("interpret mode has no kernel {kernel}")))?;
+        // Each argument's value in an 8-byte slot; the kernel entry reads each as its own type.
+        let mut slots: Vec<u64> = args
+            .iter_mut()
+            .map(|a| match a {
+                Arg::F(b) => b.data.as_ptr() as u64,
+                Arg::I(b) => b.data.as_ptr() as u64,
+                Arg::Out(b) => b.data.as_mut_ptr() as u64,
+                Arg::Null => 0,
+                Arg::Int(v) => *v as u32 as u64,
+                Arg::Long(v) => *v as u64,
+            })
+            .collect();
+        let mut argv: Vec<*mut c_void> = slots.iter_mut().map(|s| s as *mut u64 as *mut c_void).collect();
+        // SAFETY: the host code validated every size and index before this launch; each
+        // buffer outlives the call (borrowed by `args`), outputs are borrowed mutably, and
+        // the slots hold one value per kernel parameter in signature order.
+        unsafe {
+            entry(shape.grid, 1, 1, shape.block, 1, 1, u64::from(shape.smem), argv.as_mut_ptr());
+        }
+        Ok(())
+    }
+
+    fn default_budget(&self) -> Result<usize> {
+        Ok(self.budget)
+    }
+
+    fn max_grid(&self) -> u32 {
+        self.max_grid
+    }
+}
