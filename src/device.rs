@@ -21,9 +21,10 @@ impl Device {
         let why = Self::why_no_gpu();
         match why {
             None => Ok((Device::Cuda(0), None)),
-            Some(why) if cfg!(feature = "cpu-ref") => {
-                Ok((Device::Cpu, Some(format!("{why}; using the CPU reference path"))))
-            }
+            Some(why) if cfg!(feature = "cpu-ref") => Ok((
+                Device::Cpu,
+                Some(format!("{why}; using the CPU reference path")),
+            )),
             Some(why) => Err(Error::Device(format!(
                 "{why}, and this build has no cpu-ref feature"
             ))),

@@ -41,9 +41,18 @@ fn norm(v: &[f64]) -> f64 {
 fn compare(what: &str, batch: &GraphBatch, gpu: &Attributions, cpu: &Attributions) -> f64 {
     assert_eq!(gpu.target, cpu.target, "{what}: targets");
     let mut worst: f64 = 0.0;
-    let mut check = |kind: &str, ptr: &[usize], width: usize, a: &Option<Vec<f64>>, b: &Option<Vec<f64>>, da: &Option<Vec<f64>>, db: &Option<Vec<f64>>| {
+    let mut check = |kind: &str,
+                     ptr: &[usize],
+                     width: usize,
+                     a: &Option<Vec<f64>>,
+                     b: &Option<Vec<f64>>,
+                     da: &Option<Vec<f64>>,
+                     db: &Option<Vec<f64>>| {
         let (Some(a), Some(b)) = (a, b) else {
-            assert!(a.is_none() && b.is_none(), "{what}: {kind} present on one side only");
+            assert!(
+                a.is_none() && b.is_none(),
+                "{what}: {kind} present on one side only"
+            );
             return;
         };
         let (da, db) = (da.as_ref().unwrap(), db.as_ref().unwrap());
@@ -53,15 +62,42 @@ fn compare(what: &str, batch: &GraphBatch, gpu: &Attributions, cpu: &Attribution
             let diff: Vec<f64> = x.iter().zip(y).map(|(p, q)| p - q).collect();
             let err = norm(&diff) / norm(y).max(1e-5);
             worst = worst.max(err);
-            assert!(err <= BOUND, "{what}: {kind} of graph {g}: relative L2 error {err:.3e}\n gpu {x:?}\n cpu {y:?}");
+            assert!(
+                err <= BOUND,
+                "{what}: {kind} of graph {g}: relative L2 error {err:.3e}\n gpu {x:?}\n cpu {y:?}"
+            );
             let scale = y.iter().map(|v| v.abs()).sum::<f64>() + 1.0;
-            assert!((da[g] - db[g]).abs() <= BOUND * scale, "{what}: {kind} delta of graph {g}: {} vs {}", da[g], db[g]);
+            assert!(
+                (da[g] - db[g]).abs() <= BOUND * scale,
+                "{what}: {kind} delta of graph {g}: {} vs {}",
+                da[g],
+                db[g]
+            );
         }
     };
-    check("edges", batch.edge_ptr(), 1, &gpu.edge, &cpu.edge, &gpu.edge_delta, &cpu.edge_delta);
-    check("nodes", batch.node_ptr(), batch.num_features(), &gpu.node, &cpu.node, &gpu.node_delta, &cpu.node_delta);
+    check(
+        "edges",
+        batch.edge_ptr(),
+        1,
+        &gpu.edge,
+        &cpu.edge,
+        &gpu.edge_delta,
+        &cpu.edge_delta,
+    );
+    check(
+        "nodes",
+        batch.node_ptr(),
+        batch.num_features(),
+        &gpu.node,
+        &cpu.node,
+        &gpu.node_delta,
+        &cpu.node_delta,
+    );
     for (k, (p, q)) in gpu.log_probs.iter().zip(&cpu.log_probs).enumerate() {
-        assert!((p - q).abs() <= BOUND * (1.0 + q.abs()), "{what}: log_probs[{k}] {p} vs {q}");
+        assert!(
+            (p - q).abs() <= BOUND * (1.0 + q.abs()),
+            "{what}: log_probs[{k}] {p} vs {q}"
+        );
     }
     worst
 }
@@ -94,12 +130,37 @@ fn every_method_rule_and_pool_matches_the_cpu_on_edge_cases() {
         let model = random_model(&mut r, 5, &[16, 12, 8], 16, 3, pool);
         let batch = edge_case_batch(&mut r, 5);
         let ig = Method::IntegratedGradients;
-        check_all(&format!("{pool:?} ig both"), &model, &batch, &cfg(ig, Wrt::Both, Rule::GaussLegendre, 12));
-        for rule in [Rule::RiemannLeft, Rule::RiemannRight, Rule::RiemannMiddle, Rule::RiemannTrapezoid] {
-            check_all(&format!("{pool:?} ig {rule}"), &model, &batch, &cfg(ig, Wrt::Edges, rule, 7));
+        check_all(
+            &format!("{pool:?} ig both"),
+            &model,
+            &batch,
+            &cfg(ig, Wrt::Both, Rule::GaussLegendre, 12),
+        );
+        for rule in [
+            Rule::RiemannLeft,
+            Rule::RiemannRight,
+            Rule::RiemannMiddle,
+            Rule::RiemannTrapezoid,
+        ] {
+            check_all(
+                &format!("{pool:?} ig {rule}"),
+                &model,
+                &batch,
+                &cfg(ig, Wrt::Edges, rule, 7),
+            );
         }
-        check_all(&format!("{pool:?} saliency"), &model, &batch, &cfg(Method::Saliency, Wrt::Both, Rule::GaussLegendre, 1));
-        check_all(&format!("{pool:?} input x gradient"), &model, &batch, &cfg(Method::InputXGradient, Wrt::Both, Rule::GaussLegendre, 1));
+        check_all(
+            &format!("{pool:?} saliency"),
+            &model,
+            &batch,
+            &cfg(Method::Saliency, Wrt::Both, Rule::GaussLegendre, 1),
+        );
+        check_all(
+            &format!("{pool:?} input x gradient"),
+            &model,
+            &batch,
+            &cfg(Method::InputXGradient, Wrt::Both, Rule::GaussLegendre, 1),
+        );
     }
 }
 
@@ -122,7 +183,17 @@ fn max_pool_ties_split_like_the_cpu() {
         .graph(&x[..9], &[(0, 1), (1, 0), (0, 2), (2, 0)])
         .build()
         .unwrap();
-    check_all("max ties", &model, &batch, &cfg(Method::IntegratedGradients, Wrt::Both, Rule::GaussLegendre, 16));
+    check_all(
+        "max ties",
+        &model,
+        &batch,
+        &cfg(
+            Method::IntegratedGradients,
+            Wrt::Both,
+            Rule::GaussLegendre,
+            16,
+        ),
+    );
 }
 
 #[test]
@@ -136,7 +207,17 @@ fn very_large_graph_in_an_uneven_mix() {
         b = b.graph(&x, &edges);
     }
     let batch = b.build().unwrap();
-    check_all("large graph", &model, &batch, &cfg(Method::IntegratedGradients, Wrt::Edges, Rule::GaussLegendre, 6));
+    check_all(
+        "large graph",
+        &model,
+        &batch,
+        &cfg(
+            Method::IntegratedGradients,
+            Wrt::Edges,
+            Rule::GaussLegendre,
+            6,
+        ),
+    );
 }
 
 #[test]
@@ -144,7 +225,9 @@ fn baselines_targets_and_adaptive_steps_match_the_cpu() {
     let mut r = rng(6);
     let model = random_model(&mut r, 4, &[8, 8], 8, 3, Pool::Add);
     let batch = edge_case_batch(&mut r, 4);
-    let base: Vec<f32> = (0..batch.num_nodes() * 4).map(|i| (i % 5) as f32 * 0.2 - 0.4).collect();
+    let base: Vec<f32> = (0..batch.num_nodes() * 4)
+        .map(|i| (i % 5) as f32 * 0.2 - 0.4)
+        .collect();
     let with = |c: ExplainConfig| c;
     check_all(
         "tensor baseline, label targets",
@@ -153,7 +236,12 @@ fn baselines_targets_and_adaptive_steps_match_the_cpu() {
         &with(ExplainConfig {
             node_baseline: NodeBaseline::Tensor(base),
             target: Target::Label,
-            ..cfg(Method::IntegratedGradients, Wrt::Nodes, Rule::RiemannMiddle, 9)
+            ..cfg(
+                Method::IntegratedGradients,
+                Wrt::Nodes,
+                Rule::RiemannMiddle,
+                9,
+            )
         }),
     );
     check_all(
@@ -163,7 +251,12 @@ fn baselines_targets_and_adaptive_steps_match_the_cpu() {
         &with(ExplainConfig {
             node_baseline: NodeBaseline::Constant(0.1),
             target: Target::PerGraph((0..batch.num_graphs()).map(|g| g % 3).collect()),
-            ..cfg(Method::IntegratedGradients, Wrt::Both, Rule::GaussLegendre, 9)
+            ..cfg(
+                Method::IntegratedGradients,
+                Wrt::Both,
+                Rule::GaussLegendre,
+                9,
+            )
         }),
     );
     // Adaptive: the tolerance is far from the deltas' f32 noise, so CPU and device
@@ -173,8 +266,16 @@ fn baselines_targets_and_adaptive_steps_match_the_cpu() {
         &model,
         &batch,
         &ExplainConfig {
-            adaptive: Some(Adaptive { tol: 0.05, max_steps: 64 }),
-            ..cfg(Method::IntegratedGradients, Wrt::Edges, Rule::GaussLegendre, 4)
+            adaptive: Some(Adaptive {
+                tol: 0.05,
+                max_steps: 64,
+            }),
+            ..cfg(
+                Method::IntegratedGradients,
+                Wrt::Edges,
+                Rule::GaussLegendre,
+                4,
+            )
         },
     );
 }
@@ -186,23 +287,52 @@ fn chunking_step_splitting_and_grid_size_do_not_change_a_bit() {
     let mut r = rng(7);
     let model = random_model(&mut r, 4, &[8, 6], 8, 2, Pool::Max);
     let batch = edge_case_batch(&mut r, 4);
-    let c = cfg(Method::IntegratedGradients, Wrt::Both, Rule::GaussLegendre, 10);
+    let c = cfg(
+        Method::IntegratedGradients,
+        Wrt::Both,
+        Rule::GaussLegendre,
+        10,
+    );
     c.validate(&model, &batch).unwrap();
     let run = |gpu: &InterpretGpu, budget: Option<usize>| {
-        let c = ExplainConfig { memory_budget: budget, ..c.clone() };
+        let c = ExplainConfig {
+            memory_budget: budget,
+            ..c.clone()
+        };
         gpu_explain(gpu, &model, &batch, &c, &|_| {}).unwrap()
     };
     let reference = run(&InterpretGpu::default(), None);
-    assert_eq!(reference, run(&InterpretGpu::default(), None), "two runs differ");
-    assert_eq!(reference, run(&InterpretGpu::new(1, 1 << 30), None), "grid of 1 block");
-    assert_eq!(reference, run(&InterpretGpu::new(9, 1 << 30), None), "grid of 9 blocks");
+    assert_eq!(
+        reference,
+        run(&InterpretGpu::default(), None),
+        "two runs differ"
+    );
+    assert_eq!(
+        reference,
+        run(&InterpretGpu::new(1, 1 << 30), None),
+        "grid of 1 block"
+    );
+    assert_eq!(
+        reference,
+        run(&InterpretGpu::new(9, 1 << 30), None),
+        "grid of 9 blocks"
+    );
     // The largest graph's one step is about 20 KB: this budget forces one graph per
     // chunk and several launches per graph.
     let small = run(&InterpretGpu::default(), Some(60_000));
     assert_eq!(reference, small, "tiny memory budget");
-    let e = gpu_explain(&InterpretGpu::default(), &model, &batch, &ExplainConfig { memory_budget: Some(100), ..c.clone() }, &|_| {})
-        .unwrap_err()
-        .to_string();
+    let e = gpu_explain(
+        &InterpretGpu::default(),
+        &model,
+        &batch,
+        &ExplainConfig {
+            memory_budget: Some(100),
+            ..c.clone()
+        },
+        &|_| {},
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("memory budget") || e.contains("budget"), "{e}");
 }
 
@@ -213,9 +343,13 @@ fn cuda_device_errors_are_clean_without_a_gpu() {
         let mut r = rng(8);
         let model = random_model(&mut r, 2, &[4], 4, 2, Pool::Add);
         let batch = edge_case_batch(&mut r, 2);
-        let e = explain(&model, &batch, &ExplainConfig::default(), Device::Cuda(0)).unwrap_err().to_string();
+        let e = explain(&model, &batch, &ExplainConfig::default(), Device::Cuda(0))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("CUDA") || e.contains("cuda"), "{e}");
-        let e = explain(&model, &batch, &ExplainConfig::default(), Device::Cuda(7)).unwrap_err().to_string();
+        let e = explain(&model, &batch, &ExplainConfig::default(), Device::Cuda(7))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("CUDA") || e.contains("cuda"), "{e}");
         let (d, note) = Device::auto().unwrap();
         assert_eq!(d, Device::Cpu);

@@ -29,7 +29,12 @@ fn every_kernel_compiles_with_nvrtc() {
                 ..Default::default()
             };
             let ptx = cudarc::nvrtc::compile_ptx_with_opts(standalone_source(file), opts)
-                .unwrap_or_else(|e| panic!("kernels/{}.cu does not compile for {arch}: {e:?}", file.name));
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "kernels/{}.cu does not compile for {arch}: {e:?}",
+                        file.name
+                    )
+                });
             let text = ptx.to_src();
             for k in file.kernels {
                 assert!(
@@ -38,7 +43,11 @@ fn every_kernel_compiles_with_nvrtc() {
                     file.name
                 );
             }
-            println!("kernels/{}.cu: {} kernels compiled for {arch}", file.name, file.kernels.len());
+            println!(
+                "kernels/{}.cu: {} kernels compiled for {arch}",
+                file.name,
+                file.kernels.len()
+            );
         }
     }
 }

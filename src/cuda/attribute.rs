@@ -8,7 +8,9 @@
 //! attributions, log-probabilities and deltas come back. Splitting into chunks
 //! or step ranges does not change a single bit of the results.
 
-use super::integrate::{accumulate_steps, convergence_delta, finish_attribution, interpolate_features, Finish};
+use super::integrate::{
+    accumulate_steps, convergence_delta, finish_attribution, interpolate_features, Finish,
+};
 use super::launch::Gpu;
 use super::network::{backward, forward, step_bytes, DeviceGraphs, DeviceModel};
 use crate::explain::{Attributions, ExplainConfig, Method, NodeBaseline, StepTable};
@@ -23,7 +25,12 @@ enum Kind {
 }
 
 /// Chunks of graphs, each with the steps one launch may run.
-fn plan(model: &GraphConvNet, b: &GraphBatch, steps: usize, budget: usize) -> Result<Vec<(Range<usize>, usize)>> {
+fn plan(
+    model: &GraphConvNet,
+    b: &GraphBatch,
+    steps: usize,
+    budget: usize,
+) -> Result<Vec<(Range<usize>, usize)>> {
     let cost = |g: usize| {
         let gr = b.graph(g);
         step_bytes(model, gr.num_nodes(), gr.num_edges())
@@ -102,7 +109,8 @@ impl<G: Gpu> Job<'_, G> {
             let (gn, n, e) = (sub.num_graphs(), sub.num_nodes(), sub.num_edges());
             let tgt: Vec<i32> = targets[range.clone()].iter().map(|&t| t as i32).collect();
             let tgt = gpu.upload(&tgt)?;
-            let base_sub: Option<Vec<f32>> = base.map(|v| v[b.node_ptr()[range.start] * f..b.node_ptr()[range.end] * f].to_vec());
+            let base_sub: Option<Vec<f32>> = base
+                .map(|v| v[b.node_ptr()[range.start] * f..b.node_ptr()[range.end] * f].to_vec());
             let base_buf = match &base_sub {
                 Some(v) => Some(gpu.upload(v)?),
                 None => None,
@@ -119,7 +127,15 @@ impl<G: Gpu> Job<'_, G> {
                 let mut h0 = gpu.zeros::<f32>(s * n * f)?;
                 match self.kind {
                     Kind::Edges => {
-                        interpolate_features(gpu, &dg.x, None, &gpu.upload(&ones)?, s, n * f, &mut h0)?;
+                        interpolate_features(
+                            gpu,
+                            &dg.x,
+                            None,
+                            &gpu.upload(&ones)?,
+                            s,
+                            n * f,
+                            &mut h0,
+                        )?;
                         Ok((h0, a))
                     }
                     Kind::Nodes => {
@@ -144,8 +160,19 @@ impl<G: Gpu> Job<'_, G> {
                 let weights: Vec<f32> = table.weights[s0..s1].iter().map(|&w| w as f32).collect();
                 let (h0, w) = inputs(&alphas)?;
                 let act = forward(gpu, self.dm, &dg, s1 - s0, h0, &w, &tgt, true)?;
-                let (dx, dw) = backward(gpu, self.dm, &dg, s1 - s0, &w, &act, self.kind == Kind::Nodes, self.kind == Kind::Edges)?;
-                let grad = dx.or(dw).ok_or_else(|| Error::Device("internal error: no gradient".into()))?;
+                let (dx, dw) = backward(
+                    gpu,
+                    self.dm,
+                    &dg,
+                    s1 - s0,
+                    &w,
+                    &act,
+                    self.kind == Kind::Nodes,
+                    self.kind == Kind::Edges,
+                )?;
+                let grad = dx
+                    .or(dw)
+                    .ok_or_else(|| Error::Device("internal error: no gradient".into()))?;
                 accumulate_steps(gpu, &grad, &gpu.upload(&weights)?, s1 - s0, len, &mut acc)?;
                 s0 = s1;
             }
@@ -162,7 +189,11 @@ impl<G: Gpu> Job<'_, G> {
                     Some(gpu.upload(&d)?)
                 }
             };
-            let mode = if self.cfg.method == Method::Saliency { Finish::Abs } else { Finish::TimesDiff };
+            let mode = if self.cfg.method == Method::Saliency {
+                Finish::Abs
+            } else {
+                Finish::TimesDiff
+            };
             let mut attr = gpu.zeros::<f32>(len)?;
             finish_attribution(gpu, &acc, diff.as_ref(), mode, len, &mut attr)?;
             let ptr = match self.kind {
@@ -170,7 +201,9 @@ impl<G: Gpu> Job<'_, G> {
                 Kind::Nodes => &dg.node_ptr,
             };
             let mut delta = gpu.zeros::<f32>(gn)?;
-            convergence_delta(gpu, ptr, &attr, len, width, &logp_in, &logp_base, &tgt, c, gn, &mut delta)?;
+            convergence_delta(
+                gpu, ptr, &attr, len, width, &logp_in, &logp_base, &tgt, c, gn, &mut delta,
+            )?;
             let mut a = gpu.download(&attr)?;
             a.truncate(len);
             out.attr.extend(a);
@@ -196,12 +229,23 @@ impl<G: Gpu> Job<'_, G> {
     ) -> Result<(Vec<f64>, Vec<f64>, Vec<usize>)> {
         let f = b.num_features();
         let width = if self.kind == Kind::Edges { 1 } else { f };
-        let ptr = if self.kind == Kind::Edges { b.edge_ptr() } else { b.node_ptr() };
+        let ptr = if self.kind == Kind::Edges {
+            b.edge_ptr()
+        } else {
+            b.node_ptr()
+        };
         let mut attr = vec![0.0f64; ptr[b.num_graphs()] * width];
         let mut delta = vec![0.0f64; b.num_graphs()];
         let mut used = vec![0usize; b.num_graphs()];
-        let adaptive = self.cfg.adaptive.filter(|_| self.cfg.method == Method::IntegratedGradients);
-        let mut steps = if self.cfg.method == Method::IntegratedGradients { self.cfg.steps } else { 1 };
+        let adaptive = self
+            .cfg
+            .adaptive
+            .filter(|_| self.cfg.method == Method::IntegratedGradients);
+        let mut steps = if self.cfg.method == Method::IntegratedGradients {
+            self.cfg.steps
+        } else {
+            1
+        };
         let mut pending: Vec<usize> = (0..b.num_graphs()).collect();
         let mut first = true;
         while !pending.is_empty() {
@@ -213,7 +257,11 @@ impl<G: Gpu> Job<'_, G> {
                 let bs: Option<Vec<f32>> = base.map(|v| {
                     pending
                         .iter()
-                        .flat_map(|&g| v[b.node_ptr()[g] * f..b.node_ptr()[g + 1] * f].iter().copied())
+                        .flat_map(|&g| {
+                            v[b.node_ptr()[g] * f..b.node_ptr()[g + 1] * f]
+                                .iter()
+                                .copied()
+                        })
                         .collect()
                 });
                 self.round(&sel, steps, &t, bs.as_deref(), &|_| {})?
@@ -222,7 +270,10 @@ impl<G: Gpu> Job<'_, G> {
             let mut off = 0;
             for (k, &g) in pending.iter().enumerate() {
                 let span = (ptr[g + 1] - ptr[g]) * width;
-                for (dst, &v) in attr[ptr[g] * width..ptr[g + 1] * width].iter_mut().zip(&r.attr[off..off + span]) {
+                for (dst, &v) in attr[ptr[g] * width..ptr[g + 1] * width]
+                    .iter_mut()
+                    .zip(&r.attr[off..off + span])
+                {
                     *dst = v as f64;
                 }
                 off += span;
@@ -256,7 +307,11 @@ pub fn explain<G: Gpu>(
         Some(b) => b,
         None => gpu.default_budget()?,
     };
-    let (g, c, f) = (batch.num_graphs(), model.num_classes(), batch.num_features());
+    let (g, c, f) = (
+        batch.num_graphs(),
+        model.num_classes(),
+        batch.num_features(),
+    );
     let base: Option<Vec<f32>> = match &cfg.node_baseline {
         NodeBaseline::Zeros => None,
         NodeBaseline::Constant(v) => Some(vec![*v; batch.num_nodes() * f]),
@@ -269,14 +324,33 @@ pub fn explain<G: Gpu>(
         let sub = batch.subset(range.clone())?;
         let dg = DeviceGraphs::upload(gpu, &sub)?;
         let mut h0 = gpu.zeros::<f32>(sub.num_nodes() * f)?;
-        interpolate_features(gpu, &dg.x, None, &gpu.upload(&[1.0f32])?, 1, sub.num_nodes() * f, &mut h0)?;
+        interpolate_features(
+            gpu,
+            &dg.x,
+            None,
+            &gpu.upload(&[1.0f32])?,
+            1,
+            sub.num_nodes() * f,
+            &mut h0,
+        )?;
         let t: Vec<i32> = zero_targets[range].iter().map(|&t| t as i32).collect();
-        let act = forward(gpu, &dm, &dg, 1, h0, &gpu.upload(&[1.0f32])?, &gpu.upload(&t)?, false)?;
+        let act = forward(
+            gpu,
+            &dm,
+            &dg,
+            1,
+            h0,
+            &gpu.upload(&[1.0f32])?,
+            &gpu.upload(&t)?,
+            false,
+        )?;
         let mut lp = gpu.download(&act.logp)?;
         lp.truncate(sub.num_graphs() * c);
         log_probs.extend(lp);
     }
-    let targets: Vec<usize> = (0..g).map(|k| cfg.target.resolve(batch, k, &log_probs[k * c..(k + 1) * c])).collect();
+    let targets: Vec<usize> = (0..g)
+        .map(|k| cfg.target.resolve(batch, k, &log_probs[k * c..(k + 1) * c]))
+        .collect();
     let mut out = Attributions {
         num_classes: c,
         num_features: f,
@@ -302,11 +376,20 @@ pub fn explain<G: Gpu>(
             kind,
             budget,
         };
-        let (attr, delta, steps) = job.run(batch, &targets, base.as_deref(), if reported { &silent } else { progress })?;
+        let (attr, delta, steps) = job.run(
+            batch,
+            &targets,
+            base.as_deref(),
+            if reported { &silent } else { progress },
+        )?;
         reported = true;
         match kind {
-            Kind::Edges => (out.edge, out.edge_delta, out.edge_steps) = (Some(attr), Some(delta), Some(steps)),
-            Kind::Nodes => (out.node, out.node_delta, out.node_steps) = (Some(attr), Some(delta), Some(steps)),
+            Kind::Edges => {
+                (out.edge, out.edge_delta, out.edge_steps) = (Some(attr), Some(delta), Some(steps))
+            }
+            Kind::Nodes => {
+                (out.node, out.node_delta, out.node_steps) = (Some(attr), Some(delta), Some(steps))
+            }
         }
     }
     Ok(out)

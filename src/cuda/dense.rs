@@ -3,6 +3,9 @@
 use super::launch::{need, Arg, Gpu, Shape};
 use crate::Result;
 
+/// A second input and its weights, added to a dense layer's product.
+pub type Second<'a, G> = Option<(&'a <G as Gpu>::Buf<f32>, &'a <G as Gpu>::Buf<f32>)>;
+
 /// `Y = act(X Wᵀ + b [+ X2 W2ᵀ])` over `rows` rows; see the kernel `linear_forward`.
 #[allow(clippy::too_many_arguments)]
 pub fn linear_forward<G: Gpu>(
@@ -10,7 +13,7 @@ pub fn linear_forward<G: Gpu>(
     x: &G::Buf<f32>,
     w: &G::Buf<f32>,
     b: Option<&G::Buf<f32>>,
-    second: Option<(&G::Buf<f32>, &G::Buf<f32>)>,
+    second: Second<'_, G>,
     y: &mut G::Buf<f32>,
     rows: usize,
     in_dim: usize,

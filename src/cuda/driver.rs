@@ -10,7 +10,9 @@
 use super::launch::{Arg, Elem, Gpu, Shape};
 use super::{file_of, standalone_source, KernelFile};
 use crate::{Error, Result};
-use cudarc::driver::{CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, LaunchConfig, PushKernelArg};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -59,7 +61,9 @@ impl CudaGpu {
     pub fn get(ordinal: usize) -> Result<Arc<CudaGpu>> {
         static GPUS: OnceLock<Mutex<HashMap<usize, Arc<CudaGpu>>>> = OnceLock::new();
         let map = GPUS.get_or_init(|| Mutex::new(HashMap::new()));
-        let mut map = map.lock().map_err(|_| Error::Device("GPU cache poisoned".into()))?;
+        let mut map = map
+            .lock()
+            .map_err(|_| Error::Device("GPU cache poisoned".into()))?;
         if let Some(g) = map.get(&ordinal) {
             return Ok(g.clone());
         }
@@ -87,7 +91,10 @@ impl CudaGpu {
     }
 
     fn module(&self, file: &'static KernelFile) -> Result<Arc<CudaModule>> {
-        let mut modules = self.modules.lock().map_err(|_| Error::Device("module cache poisoned".into()))?;
+        let mut modules = self
+            .modules
+            .lock()
+            .map_err(|_| Error::Device("module cache poisoned".into()))?;
         if let Some(m) = modules.get(file.name) {
             return Ok(m.clone());
         }
@@ -105,7 +112,8 @@ impl CudaGpu {
                     .ctx
                     .compute_capability()
                     .map_err(|e| dev_err("reading the compute capability", e))?;
-                let arch: &'static str = Box::leak(format!("compute_{major}{minor}").into_boxed_str());
+                let arch: &'static str =
+                    Box::leak(format!("compute_{major}{minor}").into_boxed_str());
                 let opts = cudarc::nvrtc::CompileOptions {
                     arch: Some(arch),
                     ..Default::default()
@@ -123,10 +131,16 @@ impl CudaGpu {
     }
 
     fn function(&self, kernel: &'static str) -> Result<CudaFunction> {
-        if let Some(f) = self.functions.lock().map_err(|_| Error::Device("function cache poisoned".into()))?.get(kernel) {
+        if let Some(f) = self
+            .functions
+            .lock()
+            .map_err(|_| Error::Device("function cache poisoned".into()))?
+            .get(kernel)
+        {
             return Ok(f.clone());
         }
-        let file = file_of(kernel).ok_or_else(|| Error::Device(format!("no kernel named {kernel}")))?;
+        let file =
+            file_of(kernel).ok_or_else(|| Error::Device(format!("no kernel named {kernel}")))?;
         let f = self
             .module(file)?
             .load_function(kernel)
@@ -154,7 +168,9 @@ impl Gpu for CudaGpu {
             // cudarc cannot allocate zero bytes; a one-element buffer is never read.
             return self.zeros(0);
         }
-        self.stream.clone_htod(host).map_err(|e| dev_err("copying to the GPU", e))
+        self.stream
+            .clone_htod(host)
+            .map_err(|e| dev_err("copying to the GPU", e))
     }
 
     fn zeros<T: Elem>(&self, len: usize) -> Result<CudaSlice<T>> {
@@ -168,7 +184,9 @@ impl Gpu for CudaGpu {
     }
 
     fn download<T: Elem>(&self, buf: &CudaSlice<T>) -> Result<Vec<T>> {
-        self.stream.clone_dtoh(buf).map_err(|e| dev_err("copying from the GPU", e))
+        self.stream
+            .clone_dtoh(buf)
+            .map_err(|e| dev_err("copying from the GPU", e))
     }
 
     fn launch(&self, kernel: &'static str, shape: Shape, args: &mut [Arg<'_, Self>]) -> Result<()> {
@@ -209,7 +227,10 @@ impl Gpu for CudaGpu {
     }
 
     fn default_budget(&self) -> Result<usize> {
-        let (free, _) = self.ctx.mem_get_info().map_err(|e| dev_err("reading free GPU memory", e))?;
+        let (free, _) = self
+            .ctx
+            .mem_get_info()
+            .map_err(|e| dev_err("reading free GPU memory", e))?;
         Ok(free / 2)
     }
 

@@ -93,12 +93,24 @@ impl Gpu for InterpretGpu {
                 Arg::Long(v) => *v as u64,
             })
             .collect();
-        let mut argv: Vec<*mut c_void> = slots.iter_mut().map(|s| s as *mut u64 as *mut c_void).collect();
+        let mut argv: Vec<*mut c_void> = slots
+            .iter_mut()
+            .map(|s| s as *mut u64 as *mut c_void)
+            .collect();
         // SAFETY: the host code validated every size and index before this launch; each
         // buffer outlives the call (borrowed by `args`), outputs are borrowed mutably, and
         // the slots hold one value per kernel parameter in signature order.
         unsafe {
-            entry(shape.grid, 1, 1, shape.block, 1, 1, u64::from(shape.smem), argv.as_mut_ptr());
+            entry(
+                shape.grid,
+                1,
+                1,
+                shape.block,
+                1,
+                1,
+                u64::from(shape.smem),
+                argv.as_mut_ptr(),
+            );
         }
         Ok(())
     }

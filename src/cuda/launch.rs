@@ -87,7 +87,12 @@ pub trait Gpu {
 }
 
 /// Checks, before a launch, that `buf` holds at least `need` elements.
-pub fn need<G: Gpu + ?Sized, T: Elem>(gpu: &G, buf: &G::Buf<T>, need: usize, what: &str) -> Result<()> {
+pub fn need<G: Gpu + ?Sized, T: Elem>(
+    gpu: &G,
+    buf: &G::Buf<T>,
+    need: usize,
+    what: &str,
+) -> Result<()> {
     let have = gpu.len(buf);
     if have < need {
         return Err(crate::Error::Device(format!(

@@ -6,7 +6,9 @@
 
 use super::dense::{linear_backward_input, linear_forward, log_softmax_grad};
 use super::launch::Gpu;
-use super::message_passing::{scatter_add_backward_input, scatter_add_backward_weight, scatter_add_forward};
+use super::message_passing::{
+    scatter_add_backward_input, scatter_add_backward_weight, scatter_add_forward,
+};
 use super::pooling::{pool_backward, pool_forward};
 use crate::model::Linear;
 use crate::{Error, GraphBatch, GraphConvNet, Pool, Result};
@@ -54,7 +56,12 @@ impl<G: Gpu> DeviceModel<G> {
             convs: m
                 .convs
                 .iter()
-                .map(|c| Ok((DeviceLinear::upload(gpu, &c.lin_rel)?, DeviceLinear::upload(gpu, &c.lin_root)?)))
+                .map(|c| {
+                    Ok((
+                        DeviceLinear::upload(gpu, &c.lin_rel)?,
+                        DeviceLinear::upload(gpu, &c.lin_root)?,
+                    ))
+                })
                 .collect::<Result<_>>()?,
             lin1: DeviceLinear::upload(gpu, &m.lin1)?,
             lin2: DeviceLinear::upload(gpu, &m.lin2)?,
@@ -166,6 +173,7 @@ pub struct Activations<G: Gpu> {
 
 /// Forward pass of `steps` steps: node features `h0 [S·N, F]`, edge weight `step_w[s]` per step.
 /// With `grad`, also the gradient of each instance's `target` log-probability wrt the logits.
+#[allow(clippy::too_many_arguments)]
 pub fn forward<G: Gpu>(
     gpu: &G,
     m: &DeviceModel<G>,
@@ -184,21 +192,76 @@ pub fn forward<G: Gpu>(
         scatter_add_forward(gpu, g, step_w, steps, &h[h.len() - 1], rel.in_dim, &mut agg)?;
         let mut out = gpu.zeros::<f32>(rows * rel.out_dim)?;
         let prev = &h[h.len() - 1];
-        linear_forward(gpu, &agg, &rel.w, Some(&rel.b), Some((prev, &root.w)), &mut out, rows, rel.in_dim, rel.out_dim, true)?;
+        linear_forward(
+            gpu,
+            &agg,
+            &rel.w,
+            Some(&rel.b),
+            Some((prev, &root.w)),
+            &mut out,
+            rows,
+            rel.in_dim,
+            rel.out_dim,
+            true,
+        )?;
         h.push(out);
     }
     let d = m.lin1.in_dim;
     let mut pooled = gpu.zeros::<f32>(inst * d)?;
     let mut ties = gpu.zeros::<f32>(inst * d)?;
-    pool_forward(gpu, g, m.pool, steps, &h[h.len() - 1], d, &mut pooled, &mut ties)?;
+    pool_forward(
+        gpu,
+        g,
+        m.pool,
+        steps,
+        &h[h.len() - 1],
+        d,
+        &mut pooled,
+        &mut ties,
+    )?;
     let mut z1 = gpu.zeros::<f32>(inst * m.lin1.out_dim)?;
-    linear_forward(gpu, &pooled, &m.lin1.w, Some(&m.lin1.b), None, &mut z1, inst, d, m.lin1.out_dim, true)?;
+    linear_forward(
+        gpu,
+        &pooled,
+        &m.lin1.w,
+        Some(&m.lin1.b),
+        None,
+        &mut z1,
+        inst,
+        d,
+        m.lin1.out_dim,
+        true,
+    )?;
     let c = m.lin2.out_dim;
     let mut z2 = gpu.zeros::<f32>(inst * c)?;
-    linear_forward(gpu, &z1, &m.lin2.w, Some(&m.lin2.b), None, &mut z2, inst, m.lin2.in_dim, c, false)?;
+    linear_forward(
+        gpu,
+        &z1,
+        &m.lin2.w,
+        Some(&m.lin2.b),
+        None,
+        &mut z2,
+        inst,
+        m.lin2.in_dim,
+        c,
+        false,
+    )?;
     let mut logp = gpu.zeros::<f32>(inst * c)?;
-    let mut dz2 = if grad { Some(gpu.zeros::<f32>(inst * c)?) } else { None };
-    log_softmax_grad(gpu, &z2, target, &mut logp, dz2.as_mut(), inst, g.num_graphs, c)?;
+    let mut dz2 = if grad {
+        Some(gpu.zeros::<f32>(inst * c)?)
+    } else {
+        None
+    };
+    log_softmax_grad(
+        gpu,
+        &z2,
+        target,
+        &mut logp,
+        dz2.as_mut(),
+        inst,
+        g.num_graphs,
+        c,
+    )?;
     Ok(Activations {
         h,
         pooled,
@@ -211,7 +274,7 @@ pub fn forward<G: Gpu>(
 
 /// Backward pass after [`forward`] with `grad`: the gradient wrt the node features
 /// `[S·N, F]` and/or the edge weights `[S·E]`.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 pub fn backward<G: Gpu>(
     gpu: &G,
     m: &DeviceModel<G>,
@@ -224,25 +287,69 @@ pub fn backward<G: Gpu>(
 ) -> Result<(Option<G::Buf<f32>>, Option<G::Buf<f32>>)> {
     let rows = steps * g.num_nodes;
     let inst = steps * g.num_graphs;
-    let dz2 = act
-        .dz2
-        .as_ref()
-        .ok_or_else(|| Error::Device("internal error: backward without the forward gradient".into()))?;
+    let dz2 = act.dz2.as_ref().ok_or_else(|| {
+        Error::Device("internal error: backward without the forward gradient".into())
+    })?;
     let mut dz1 = gpu.zeros::<f32>(inst * m.lin2.in_dim)?;
-    linear_backward_input(gpu, dz2, &m.lin2.w, Some(&act.z1), &mut dz1, inst, m.lin2.in_dim, m.lin2.out_dim, false)?;
+    linear_backward_input(
+        gpu,
+        dz2,
+        &m.lin2.w,
+        Some(&act.z1),
+        &mut dz1,
+        inst,
+        m.lin2.in_dim,
+        m.lin2.out_dim,
+        false,
+    )?;
     let d = m.lin1.in_dim;
     let mut dpooled = gpu.zeros::<f32>(inst * d)?;
-    linear_backward_input(gpu, &dz1, &m.lin1.w, None, &mut dpooled, inst, d, m.lin1.out_dim, false)?;
+    linear_backward_input(
+        gpu,
+        &dz1,
+        &m.lin1.w,
+        None,
+        &mut dpooled,
+        inst,
+        d,
+        m.lin1.out_dim,
+        false,
+    )?;
     let layers = m.convs.len();
     let mut dh = gpu.zeros::<f32>(rows * d)?;
-    pool_backward(gpu, g, m.pool, steps, &act.h[layers], &act.pooled, &act.ties, &dpooled, d, &mut dh)?;
-    let mut dw = if want_dw { Some(gpu.zeros::<f32>(steps * g.num_edges)?) } else { None };
+    pool_backward(
+        gpu,
+        g,
+        m.pool,
+        steps,
+        &act.h[layers],
+        &act.pooled,
+        &act.ties,
+        &dpooled,
+        d,
+        &mut dh,
+    )?;
+    let mut dw = if want_dw {
+        Some(gpu.zeros::<f32>(steps * g.num_edges)?)
+    } else {
+        None
+    };
     for l in (0..layers).rev() {
         let (rel, root) = &m.convs[l];
         let din = rel.in_dim;
         // dh is the gradient of layer l+1's pre-activation here.
         let mut d_agg = gpu.zeros::<f32>(rows * din)?;
-        linear_backward_input(gpu, &dh, &rel.w, None, &mut d_agg, rows, din, rel.out_dim, false)?;
+        linear_backward_input(
+            gpu,
+            &dh,
+            &rel.w,
+            None,
+            &mut d_agg,
+            rows,
+            din,
+            rel.out_dim,
+            false,
+        )?;
         if let Some(dw) = dw.as_mut() {
             scatter_add_backward_weight(gpu, g, steps, &d_agg, &act.h[l], din, dw)?;
         }
@@ -250,7 +357,17 @@ pub fn backward<G: Gpu>(
             break;
         }
         let mut dprev = gpu.zeros::<f32>(rows * din)?;
-        linear_backward_input(gpu, &dh, &root.w, None, &mut dprev, rows, din, root.out_dim, false)?;
+        linear_backward_input(
+            gpu,
+            &dh,
+            &root.w,
+            None,
+            &mut dprev,
+            rows,
+            din,
+            root.out_dim,
+            false,
+        )?;
         let mask = if l > 0 { Some(&act.h[l]) } else { None };
         scatter_add_backward_input(gpu, g, step_w, steps, &d_agg, mask, din, &mut dprev)?;
         dh = dprev;
@@ -262,7 +379,12 @@ pub fn backward<G: Gpu>(
 pub fn step_bytes(model: &GraphConvNet, n: usize, e: usize) -> usize {
     let widths = model.widths();
     let sum: usize = widths.iter().sum();
-    let max = widths.iter().copied().max().unwrap_or(1).max(model.lin1.out_dim);
+    let max = widths
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(model.lin1.out_dim);
     // Kept activations, plus the transient buffers of one layer (agg/out or dh/d_agg/dprev),
     // plus the edge gradient and the step's gradient copy.
     4 * (n * (sum + 3 * max + widths[0]) + 2 * e + 8 * (max + model.num_classes()))

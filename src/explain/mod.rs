@@ -122,12 +122,19 @@ impl Target {
 impl Target {
     /// The class explained for graph `g` of `batch`, given its log-probabilities at the
     /// real input. The settings must have been validated against the batch.
-    pub fn resolve<T: Copy + PartialOrd>(&self, batch: &GraphBatch, g: usize, log_probs: &[T]) -> usize {
+    pub fn resolve<T: Copy + PartialOrd>(
+        &self,
+        batch: &GraphBatch,
+        g: usize,
+        log_probs: &[T],
+    ) -> usize {
         match self {
-            Target::Predicted => log_probs
-                .iter()
-                .enumerate()
-                .fold(0, |best, (c, &v)| if v > log_probs[best] { c } else { best }),
+            Target::Predicted => {
+                log_probs.iter().enumerate().fold(
+                    0,
+                    |best, (c, &v)| if v > log_probs[best] { c } else { best },
+                )
+            }
             Target::Label => batch.graph_labels().map_or(0, |l| l[g] as usize),
             Target::Class(c) => *c,
             Target::PerGraph(v) => v[g],
