@@ -67,7 +67,7 @@ struct ExplainArgs {
     /// Global pooling of the model: add, mean or max.
     #[arg(long, default_value = "add")]
     pool: String,
-    /// auto, cpu, cuda or cuda:N.
+    /// auto, cpu, cuda, cuda:N or interpret (the CUDA kernels run on the CPU, for testing).
     #[arg(long, default_value = "auto")]
     device: String,
     /// Graphs to explain, 0-based and half-open: A..B, A.. or ..B.
@@ -82,6 +82,10 @@ struct ExplainArgs {
     /// Put NAME_node_attributes.txt before the one-hot labels (PyG's use_node_attr=True).
     #[arg(long)]
     use_node_attr: bool,
+    /// GPU paths: device memory in MiB that one chunk of graphs × steps may use
+    /// (default: half the free memory). Results do not depend on it.
+    #[arg(long)]
+    memory_budget: Option<usize>,
     /// Discard partial results of an earlier interrupted run instead of continuing it.
     #[arg(long)]
     restart: bool,
@@ -218,6 +222,7 @@ fn explain_cmd(args: ExplainArgs) -> Result<()> {
         rule,
         target,
         adaptive,
+        memory_budget: args.memory_budget.map(|m| m << 20),
         ..Default::default()
     };
     let mut metadata = BTreeMap::new();

@@ -114,9 +114,12 @@ pub fn rel_l2(a: &[f64], b: &[f64], floor: f64) -> f64 {
     num / den.max(floor)
 }
 
-/// The repository root (for fixtures and models).
+/// The repository root (for fixtures and models): `$GRAPH_IG_REPO` when set (test
+/// binaries run on another machine), else the crate's folder.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("GRAPH_IG_REPO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// The Mutagenicity raw folder: `$GRAPH_IG_DATA` or `../shared/data/Mutagenicity/raw`.

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The GPU half of scripts/gpu-check.sh: run on the GPU machine from the repository
+# root, with .gpu/ carried. Prints a short table last.
+set -uo pipefail
+gpu=$PWD/.gpu
+out=${OUT:-$gpu/out}
+mkdir -p "$out"
+export GRAPH_IG_REPO=$PWD
+export GRAPH_IG_DATA=$gpu/data/Mutagenicity/raw
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export GRAPH_IG_REQUIRE_NVRTC=1
+declare -a rows
+
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "no nvidia-smi"; } | tee "$out/gpu.txt"
+
+for t in nvrtc_compile gpu_vs_cpu captum_fixtures; do
+    if "$gpu/bin/$t" --nocapture > "$out/$t.log" 2>&1; then r=pass; else r=FAIL; fi
+    grep -q "notice: skipping" "$out/$t.log" && r="$r (skips)"
+    rows+=("test $t|$r|$(grep -E '^test result' "$out/$t.log" | tail -1 | cut -c14-60)")
+done
+grep -q "on cuda:0" "$out/gpu_vs_cpu.log" && rows+=("gpu tests ran on cuda:0|yes|") || rows+=("gpu tests ran on cuda:0|NO|see gpu_vs_cpu.log")
+
+sweep() {  # device, output
+    "$gpu/bin/graph-ig" explain --data "$GRAPH_IG_DATA" --name Mutagenicity --device "$1" \
+        --quiet --restart --out "$2" > "$2.log" 2>&1
+}
+if [ -e "$GRAPH_IG_DATA/Mutagenicity_A.txt" ]; then
+    for d in cuda cpu; do
+        if sweep $d "$out/sweep_$d.safetensors"; then
+            t=$(grep -E "time:" "$out/sweep_$d.safetensors.log" | awk '{print $2}')
+            gps=$(grep -E "graphs/second" "$out/sweep_$d.safetensors.log" | awk '{print $2}')
+            dl=$(grep -E "largest" "$out/sweep_$d.safetensors.log" | awk '{print $3}')
+            rows+=("sweep 4337 graphs on $d|${t}s|${gps} graphs/s, max |delta| $dl")
+        else
+            rows+=("sweep on $d|FAIL|$(tail -1 "$out/sweep_$d.safetensors.log")")
+        fi
+    done
+    if python3 "$gpu/compare_outputs.py" "$out/sweep_cuda.safetensors" "$out/sweep_cpu.safetensors" > "$out/compare.log" 2>&1; then r=agree; else r=DISAGREE; fi
+    rows+=("cuda vs cpu sweep|$r|$(grep -m1 edge_attr "$out/compare.log" | cut -c1-60)")
+fi
+
+echo
+echo "== graph-ig GPU check"
+printf '%-32s %-10s %s\n' "check" "result" "detail"
+for r in "${rows[@]}"; do IFS='|' read -r a b c <<< "$r"; printf '%-32s %-10s %s\n' "$a" "$b" "$c"; done
