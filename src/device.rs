@@ -68,6 +68,19 @@ impl Device {
     }
 }
 
+impl Device {
+    /// Checks the build ([`Device::check`]) and, for a GPU, opens it, so that a
+    /// missing driver or a bad ordinal is reported before any work or output starts.
+    pub fn open(self) -> Result<()> {
+        self.check()?;
+        #[cfg(feature = "cuda")]
+        if let Device::Cuda(n) = self {
+            crate::cuda::driver::CudaGpu::get(n)?;
+        }
+        Ok(())
+    }
+}
+
 impl std::str::FromStr for Device {
     type Err = Error;
     /// Parses `cpu`, `interpret`, `cuda` (= `cuda:0`) or `cuda:N`. `auto` is [`Device::auto`].

@@ -181,7 +181,7 @@ fn explain_cmd(args: ExplainArgs) -> Result<()> {
     if let Some(note) = note {
         eprintln!("graph-ig: --device auto: {note}");
     }
-    device.check()?;
+    device.open()?;
 
     let dataset = match (&args.data, &args.name) {
         (Some(_), Some(n)) => n.clone(),

@@ -135,7 +135,7 @@ impl Sweep<'_> {
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<SweepSummary> {
         self.config.validate(self.model, self.batch)?;
-        self.device.check()?;
+        self.device.open()?;
         let dir = partial_dir(out);
         let mut fingerprint = self.metadata.clone();
         fingerprint.insert("data_sha256".into(), batch_fingerprint(self.batch));

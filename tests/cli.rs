@@ -722,7 +722,12 @@ fn bad_arguments_fail_cleanly() {
 }
 
 #[test]
-fn cuda_device_is_a_clean_not_implemented_error() {
+fn cuda_device_without_a_gpu_is_a_clean_error() {
+    #[cfg(feature = "cuda")]
+    if graph_ig::cuda::driver::device_count() > 0 {
+        println!("notice: a CUDA GPU is present; the no-GPU error cannot be checked here");
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let data = write_data(dir.path(), 3, 3);
     let (model, _) = write_model(dir.path(), 1);
@@ -732,7 +737,7 @@ fn cuda_device_is_a_clean_not_implemented_error() {
         let last = a.len() - 1;
         a[last] = dev;
         let o = run(&a);
-        let err = assert_clean_error(&o, &["CUDA backend is not implemented"], dev);
+        let err = assert_clean_error(&o, &["CUDA"], dev);
         assert!(
             err.contains("--device cpu"),
             "{dev}: the error suggests the CPU: {err}"

@@ -69,13 +69,13 @@ impl CudaGpu {
         }
         if !driver_present() {
             return Err(Error::Device(
-                "no CUDA driver (libcuda.so) on this machine".into(),
+                "no CUDA driver (libcuda.so) on this machine; use --device cpu (or auto)".into(),
             ));
         }
         let count = device_count();
         if ordinal >= count {
             return Err(Error::Device(format!(
-                "cuda:{ordinal} does not exist; this machine has {count} CUDA device(s)"
+                "cuda:{ordinal} does not exist; this machine has {count} CUDA device(s); use --device cpu (or auto)"
             )));
         }
         let ctx = CudaContext::new(ordinal).map_err(|e| dev_err("creating the CUDA context", e))?;
