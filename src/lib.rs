@@ -38,11 +38,14 @@ mod device;
 mod error;
 pub mod explain;
 pub mod graph;
+pub mod labels;
 pub mod metrics;
 pub mod model;
 pub mod output;
+pub mod render;
 pub mod sweep;
 pub mod synthetic;
+pub mod topk;
 
 pub use device::Device;
 pub use error::{Error, Result};

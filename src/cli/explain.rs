@@ -1,0 +1,275 @@
+//! `graph-ig explain`: the dataset-wide attribution sweep.
+
+use clap::Args;
+use graph_ig::graph::tu::{load_tu, TuOptions};
+use graph_ig::metrics::ground_truth_auc;
+use graph_ig::sweep::{sha256_hex, Sweep};
+use graph_ig::synthetic::{self, SyntheticConfig};
+use graph_ig::{
+    default_model, Adaptive, Device, Error, ExplainConfig, GraphBatch, GraphConvNet, Method, Pool,
+    Result, Rule, Target, Wrt,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// Folder with the TU files NAME_A.txt, NAME_graph_indicator.txt, ...
+    /// Without it, the built-in synthetic molecules are used.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Dataset name: the prefix of the TU files.
+    #[arg(long)]
+    name: Option<String>,
+    /// PyG state_dict as safetensors. Defaults to the built-in model for the
+    /// built-in data and for Mutagenicity.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Output safetensors file.
+    #[arg(long)]
+    out: PathBuf,
+    /// ig, saliency or input-x-gradient.
+    #[arg(long, default_value = "ig")]
+    method: String,
+    /// edges, nodes or both.
+    #[arg(long, default_value = "edges")]
+    wrt: String,
+    /// Integration steps for IG (the starting count with --delta-tol).
+    #[arg(long, default_value_t = 50)]
+    steps: usize,
+    /// gauss-legendre, riemann-left, riemann-right, riemann-middle or riemann-trapezoid.
+    #[arg(long, default_value = "gauss-legendre")]
+    rule: String,
+    /// predicted, label or a class number.
+    #[arg(long, default_value = "predicted")]
+    target: String,
+    /// Global pooling of the model: add, mean or max.
+    #[arg(long, default_value = "add")]
+    pool: String,
+    /// auto, cpu, cuda, cuda:N or interpret (the CUDA kernels run on the CPU, for testing).
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Graphs to explain, 0-based and half-open: A..B, A.. or ..B.
+    #[arg(long)]
+    graphs: Option<String>,
+    /// Adaptive steps: double each graph's steps until |delta| <= TOL * |F(input) - F(baseline)|.
+    #[arg(long, allow_negative_numbers = true)]
+    delta_tol: Option<f64>,
+    /// The most steps adaptive mode may use per graph (default 800).
+    #[arg(long)]
+    max_steps: Option<usize>,
+    /// Put NAME_node_attributes.txt before the one-hot labels (PyG's use_node_attr=True).
+    #[arg(long)]
+    use_node_attr: bool,
+    /// GPU paths: device memory in MiB that one chunk of graphs × steps may use
+    /// (default: half the free memory). Results do not depend on it.
+    #[arg(long)]
+    memory_budget: Option<usize>,
+    /// Discard partial results of an earlier interrupted run instead of continuing it.
+    #[arg(long)]
+    restart: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn parse_range(s: &str, total: usize) -> Result<std::ops::Range<usize>> {
+    let bad = || {
+        Error::Config(format!(
+            "--graphs {s:?}: expected A..B, A.. or ..B with 0-based graph indices"
+        ))
+    };
+    let (a, b) = s.split_once("..").ok_or_else(bad)?;
+    let a = if a.is_empty() {
+        0
+    } else {
+        a.parse().map_err(|_| bad())?
+    };
+    let b = if b.is_empty() {
+        total
+    } else {
+        b.parse().map_err(|_| bad())?
+    };
+    if a >= b || b > total {
+        return Err(Error::Config(format!(
+            "--graphs {s}: the range is empty or beyond the dataset's {total} graphs"
+        )));
+    }
+    Ok(a..b)
+}
+
+/// The model and a label for it (path or built-in name), with the hash of its bytes.
+fn load_model(args: &ExplainArgs, dataset: &str) -> Result<(GraphConvNet, String, String)> {
+    if let Some(p) = &args.model {
+        let bytes = std::fs::read(p).map_err(|e| Error::Io {
+            path: p.clone(),
+            source: e,
+        })?;
+        let m = GraphConvNet::from_safetensors_bytes(&bytes, p)?;
+        return Ok((m, p.display().to_string(), sha256_hex(&bytes)));
+    }
+    let (m, key) = match (args.data.is_some(), dataset) {
+        (false, _) => (default_model::synthetic()?, "synthetic"),
+        (true, "Mutagenicity") => (default_model::mutagenicity()?, "mutagenicity"),
+        (true, other) => {
+            return Err(Error::Config(format!(
+                "no built-in model for dataset {other}; pass --model FILE.safetensors"
+            )))
+        }
+    };
+    let bytes = default_model::bytes(key).unwrap_or_default();
+    Ok((m, format!("built-in:{key}"), sha256_hex(bytes)))
+}
+
+pub fn run(args: ExplainArgs) -> Result<()> {
+    let method: Method = args.method.parse()?;
+    let wrt: Wrt = args.wrt.parse()?;
+    let rule: Rule = args.rule.parse()?;
+    let target: Target = args.target.parse()?;
+    let pool: Pool = args.pool.parse()?;
+    let adaptive = match (args.delta_tol, args.max_steps) {
+        (Some(tol), max) => Some(Adaptive {
+            tol,
+            max_steps: max.unwrap_or(800),
+        }),
+        (None, Some(_)) => {
+            return Err(Error::Config("--max-steps needs --delta-tol".into()));
+        }
+        (None, None) => None,
+    };
+    let (device, note) = match args.device.as_str() {
+        "auto" => Device::auto()?,
+        d => (d.parse()?, None),
+    };
+    if let Some(note) = note {
+        eprintln!("graph-ig: --device auto: {note}");
+    }
+    device.open()?;
+
+    let dataset = match (&args.data, &args.name) {
+        (Some(_), Some(n)) => n.clone(),
+        (Some(_), None) => {
+            return Err(Error::Config(
+                "--data needs --name (the TU file prefix)".into(),
+            ))
+        }
+        (None, Some(_)) => return Err(Error::Config("--name needs --data".into())),
+        (None, None) => "Synthetic".to_string(),
+    };
+    let (model, model_label, model_sha) = load_model(&args, &dataset)?;
+    let model = model.with_pool(pool);
+    let full: GraphBatch = match &args.data {
+        Some(dir) => load_tu(
+            dir,
+            &dataset,
+            model.num_features(),
+            &TuOptions {
+                use_node_attr: args.use_node_attr,
+            },
+        )?,
+        None => synthetic::generate(&SyntheticConfig::default())?.batch,
+    };
+    let range = match &args.graphs {
+        Some(s) => parse_range(s, full.num_graphs())?,
+        None => 0..full.num_graphs(),
+    };
+    let batch = if range == (0..full.num_graphs()) {
+        full
+    } else {
+        full.subset(range.clone())?
+    };
+    let config = ExplainConfig {
+        method,
+        wrt,
+        steps: args.steps,
+        rule,
+        target,
+        adaptive,
+        memory_budget: args.memory_budget.map(|m| m << 20),
+        ..Default::default()
+    };
+    let mut metadata = BTreeMap::new();
+    for (k, v) in [
+        ("method", method.cli_name().to_string()),
+        ("wrt", wrt.cli_name().to_string()),
+        ("rule", rule.cli_name().to_string()),
+        ("steps", args.steps.to_string()),
+        ("target", config.target.cli_name()),
+        ("pool", pool.to_string()),
+        ("model", model_label),
+        ("model_sha256", model_sha),
+        ("dataset", dataset.clone()),
+        ("graphs", format!("{}..{}", range.start, range.end)),
+        (
+            "delta_tol",
+            adaptive.map_or("none".into(), |a| a.tol.to_string()),
+        ),
+        (
+            "max_steps",
+            adaptive.map_or("none".into(), |a| a.max_steps.to_string()),
+        ),
+        ("device", device.to_string()),
+        ("graph_ig_version", env!("CARGO_PKG_VERSION").to_string()),
+    ] {
+        metadata.insert(k.to_string(), v);
+    }
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(batch.num_graphs() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} graphs ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let sweep = Sweep {
+        model: &model,
+        batch: &batch,
+        first_graph: range.start,
+        config: &config,
+        device,
+        metadata,
+    };
+    let summary = sweep.run(&args.out, args.restart, &|k| bar.inc(k as u64))?;
+    bar.finish_and_clear();
+
+    let a = &summary.attributions;
+    let computed = summary.graphs - summary.resumed_graphs;
+    println!(
+        "graph-ig explain: {} on {dataset}, {} graphs, device {device}",
+        method.cli_name(),
+        summary.graphs
+    );
+    if summary.resumed_graphs > 0 {
+        println!(
+            "  resumed:          {} graphs from an earlier run",
+            summary.resumed_graphs
+        );
+    }
+    println!("  time:             {:.3} s", summary.seconds);
+    println!(
+        "  graphs/second:    {:.1}",
+        computed as f64 / summary.seconds.max(1e-9)
+    );
+    println!("  largest |delta|:  {:.3e}", a.max_abs_delta());
+    if let Some(s) = a.edge_steps.as_ref().or(a.node_steps.as_ref()) {
+        let (lo, hi) = (s.iter().min().unwrap_or(&0), s.iter().max().unwrap_or(&0));
+        if config.adaptive.is_some() {
+            println!("  steps per graph:  {lo}..={hi}");
+        }
+    }
+    if let (Some(e), Some(gt)) = (&a.edge, batch.edge_gt()) {
+        if let Some(auc) = ground_truth_auc(e, gt, batch.edge_ptr()) {
+            println!(
+                "  ground truth:     ROC-AUC of |edge attribution| {:.4} (mean over {} graphs with marked edges), {:.4} pooled",
+                auc.mean_graph_auc, auc.graphs, auc.pooled_auc
+            );
+        }
+    }
+    println!("  wrote:            {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Label maps of TU datasets (being written).
