@@ -31,16 +31,17 @@ echo "== building graph-ig with nvcc PTX"
 cargo build --release --features cuda,cpu-ref --target-dir "$target" --bin graph-ig
 tests_json=$(cargo test --release --features cuda,cpu-ref --target-dir "$target" --no-run \
     --test gpu_vs_cpu --test nvrtc_compile --test captum_fixtures --message-format=json)
+bench_json=$(cargo bench --features cuda,cpu-ref --target-dir "$target" --no-run --bench gpu --message-format=json)
 
 rm -rf "$gpu"
 mkdir -p "$gpu/bin" "$gpu/ptxas" "$gpu/data/Mutagenicity/raw"
 cp "$target/release/graph-ig" "$gpu/bin/"
-echo "$tests_json" | python3 -c '
+printf '%s\n%s\n' "$tests_json" "$bench_json" | python3 -c '
 import json, sys, shutil
 for line in sys.stdin:
     m = json.loads(line)
     exe = m.get("executable")
-    if m.get("reason") == "compiler-artifact" and exe and m["target"]["kind"] == ["test"]:
+    if m.get("reason") == "compiler-artifact" and exe and m["target"]["kind"] in (["test"], ["bench"]):
         shutil.copy(exe, sys.argv[1] + "/" + m["target"]["name"])
 ' "$gpu/bin"
 strip "$gpu"/bin/* 2>/dev/null || true
@@ -68,6 +69,9 @@ else
     echo "   warning: no Mutagenicity at $data; the sweep will be skipped"
 fi
 cp scripts/gpu-run.sh "$gpu/run.sh"
-cp scripts/compare_outputs.py "$gpu/"
+cp scripts/compare_outputs.py scripts/bench_peers.py scripts/tutorial_model.py "$gpu/"
+# captum is not installed on the GPU machine: its wheel travels (pure Python).
+mkdir -p "$gpu/wheels"
+python3 -m pip download --quiet --disable-pip-version-check --no-deps "captum==0.9.0" -d "$gpu/wheels"
 du -sh "$gpu" | sed 's/^/== .gpu holds /'
 echo "== ready: run 'bash .gpu/run.sh' on the GPU machine with carry [\".gpu\"]"

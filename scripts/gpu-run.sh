@@ -39,6 +39,23 @@ if [ -e "$GRAPH_IG_DATA/Mutagenicity_A.txt" ]; then
     rows+=("cuda vs cpu sweep|$r|$(grep -m1 edge_attr "$out/compare.log" | cut -c1-60)")
 fi
 
+if "$gpu/bin/gpu" > "$out/bench_gpu.log" 2>&1; then
+    while read -r name graphs nodes edges ms gps; do
+        rows+=("bench $name|${ms} ms|${gps} graphs/s")
+    done < <(grep -E "^cuda_" "$out/bench_gpu.log")
+else
+    rows+=("bench gpu|FAIL|see bench_gpu.log")
+fi
+# The peers on the GPU: captum's tutorial loop and batched PyTorch, with graph-ig in the same run.
+python3 -m pip install --quiet --no-deps --target /tmp/site "$gpu"/wheels/captum-*.whl > "$out/pip.log" 2>&1
+if PYTHONPATH=/tmp/site python3 "$gpu/bench_peers.py" --data "$GRAPH_IG_DATA" --bin "$gpu/bin/graph-ig" \
+        --device cuda --captum-graphs 300 > "$out/bench_peers.log" 2>&1; then
+    while IFS= read -r line; do rows+=("peers: ${line:0:28}|$(echo "${line:28}" | awk '{print $1"s"}')|$(echo "${line:28}" | awk '{print $2" graphs/s, graph-ig "$3}')"); done \
+        < <(grep -E "^(captum loop|batched|graph-ig)" "$out/bench_peers.log")
+else
+    rows+=("bench_peers.py|FAIL|$(tail -1 "$out/bench_peers.log")")
+fi
+
 echo
 echo "== graph-ig GPU check"
 printf '%-32s %-10s %s\n' "check" "result" "detail"

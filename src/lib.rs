@@ -49,7 +49,9 @@ pub mod topk;
 
 pub use device::Device;
 pub use error::{Error, Result};
-pub use explain::{Adaptive, Attributions, ExplainConfig, Method, NodeBaseline, Rule, Target, Wrt};
+pub use explain::{
+    Adaptive, Attributions, ExplainConfig, GpuKernel, Method, NodeBaseline, Rule, Target, Wrt,
+};
 pub use graph::{GraphBatch, GraphParts};
 pub use model::{GraphConvNet, Pool};
 

@@ -1,6 +1,6 @@
 //! A dataset-wide attribution sweep that writes as it goes and resumes.
 //!
-//! The graphs are processed in chunks of [`CHUNK_GRAPHS`]. Each finished chunk
+//! The graphs are processed in chunks ([`chunk_graphs`]). Each finished chunk
 //! is written atomically to `OUT.partial/chunk-START-END.safetensors`; a rerun
 //! with the same settings, model and data reuses the finished chunks and
 //! computes only the rest. When every chunk is done, the chunks are assembled
@@ -16,8 +16,20 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Graphs per chunk of a sweep.
+/// Graphs per chunk of a sweep on the CPU.
 pub const CHUNK_GRAPHS: usize = 256;
+
+/// Graphs per chunk of a sweep on a GPU (or in interpret mode): large enough to
+/// fill the device with one launch sequence.
+pub const GPU_CHUNK_GRAPHS: usize = 8192;
+
+/// Graphs per chunk of a sweep on `device`.
+pub fn chunk_graphs(device: Device) -> usize {
+    match device {
+        Device::Cpu => CHUNK_GRAPHS,
+        _ => GPU_CHUNK_GRAPHS,
+    }
+}
 
 /// What a sweep runs on.
 pub struct Sweep<'a> {
@@ -140,7 +152,8 @@ impl Sweep<'_> {
         let mut fingerprint = self.metadata.clone();
         fingerprint.insert("data_sha256".into(), batch_fingerprint(self.batch));
         fingerprint.insert("first_graph".into(), self.first_graph.to_string());
-        fingerprint.insert("chunk_graphs".into(), CHUNK_GRAPHS.to_string());
+        let chunk = chunk_graphs(self.device);
+        fingerprint.insert("chunk_graphs".into(), chunk.to_string());
         let manifest = serde_json::to_string_pretty(&fingerprint).unwrap_or_default();
         let manifest_path = dir.join("manifest.json");
         if restart && dir.exists() {
@@ -174,8 +187,8 @@ impl Sweep<'_> {
         let mut resumed = 0;
         let started = Instant::now();
         let meta: HashMap<String, String> = fingerprint.into_iter().collect();
-        for start in (0..g).step_by(CHUNK_GRAPHS) {
-            let end = (start + CHUNK_GRAPHS).min(g);
+        for start in (0..g).step_by(chunk) {
+            let end = (start + chunk).min(g);
             let sub = self.batch.subset(start..end)?;
             let path = chunk_path(&dir, start, end);
             let done = if path.exists() {

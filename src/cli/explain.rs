@@ -66,6 +66,10 @@ pub struct ExplainArgs {
     /// (default: half the free memory). Results do not depend on it.
     #[arg(long)]
     memory_budget: Option<usize>,
+    /// GPU paths: `auto` (the fused kernel where a graph fits it, layered elsewhere)
+    /// or `layered`.
+    #[arg(long, default_value = "auto")]
+    gpu_kernel: String,
     /// Discard partial results of an earlier interrupted run instead of continuing it.
     #[arg(long)]
     restart: bool,
@@ -187,6 +191,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         target,
         adaptive,
         memory_budget: args.memory_budget.map(|m| m << 20),
+        gpu_kernel: args.gpu_kernel.parse()?,
         ..Default::default()
     };
     let mut metadata = BTreeMap::new();

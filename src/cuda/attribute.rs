@@ -8,12 +8,13 @@
 //! attributions, log-probabilities and deltas come back. Splitting into chunks
 //! or step ranges does not change a single bit of the results.
 
+use super::fused::{self, FusedJob, PackedModel};
 use super::integrate::{
     accumulate_steps, convergence_delta, finish_attribution, interpolate_features, Finish,
 };
 use super::launch::Gpu;
 use super::network::{backward, forward, step_bytes, DeviceGraphs, DeviceModel};
-use crate::explain::{Attributions, ExplainConfig, Method, NodeBaseline, StepTable};
+use crate::explain::{Attributions, ExplainConfig, GpuKernel, Method, NodeBaseline, StepTable};
 use crate::{Error, GraphBatch, GraphConvNet, Result};
 use std::ops::Range;
 
@@ -71,6 +72,7 @@ struct Round {
 struct Job<'a, G: Gpu> {
     gpu: &'a G,
     dm: &'a DeviceModel<G>,
+    packed: &'a PackedModel<G>,
     model: &'a GraphConvNet,
     cfg: &'a ExplainConfig,
     kind: Kind,
@@ -78,9 +80,118 @@ struct Job<'a, G: Gpu> {
 }
 
 impl<G: Gpu> Job<'_, G> {
+    /// The step table of the method.
+    fn table(&self, steps: usize) -> Result<StepTable> {
+        match self.cfg.method {
+            Method::IntegratedGradients => self.cfg.rule.table(steps),
+            _ => Ok(StepTable {
+                alphas: vec![1.0],
+                weights: vec![1.0],
+            }),
+        }
+    }
+
     /// Runs `steps` steps of the method for every graph of `b` (targets and node
-    /// baseline aligned with `b`). `progress` is told about each finished chunk.
+    /// baseline aligned with `b`): the fused kernel for the graphs that fit it,
+    /// the layered kernels for the rest.
     fn round(
+        &self,
+        b: &GraphBatch,
+        steps: usize,
+        targets: &[usize],
+        base: Option<&[f32]>,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Round> {
+        let fits: Vec<bool> = b
+            .graphs()
+            .map(|g| self.cfg.gpu_kernel != GpuKernel::Layered && fused::fits(self.gpu, self.model, g.num_nodes(), g.num_edges()))
+            .collect();
+        if fits.iter().all(|&f| f) {
+            return self.fused_round(b, steps, targets, base, progress);
+        }
+        if fits.iter().all(|&f| !f) {
+            return self.layered_round(b, steps, targets, base, progress);
+        }
+        // A mix: run each part on its path, then put the graphs back in order.
+        let f = b.num_features();
+        let width = if self.kind == Kind::Edges { 1 } else { f };
+        let ptr = if self.kind == Kind::Edges { b.edge_ptr() } else { b.node_ptr() };
+        let mut parts = Vec::new();
+        for want in [true, false] {
+            let ids: Vec<usize> = (0..b.num_graphs()).filter(|&g| fits[g] == want).collect();
+            let sel = b.select(&ids)?;
+            let t: Vec<usize> = ids.iter().map(|&g| targets[g]).collect();
+            let bs: Option<Vec<f32>> = base.map(|v| ids.iter().flat_map(|&g| v[b.node_ptr()[g] * f..b.node_ptr()[g + 1] * f].iter().copied()).collect());
+            let r = if want {
+                self.fused_round(&sel, steps, &t, bs.as_deref(), progress)?
+            } else {
+                self.layered_round(&sel, steps, &t, bs.as_deref(), progress)?
+            };
+            parts.push((ids, r));
+        }
+        let mut out = Round { attr: vec![0.0; ptr[b.num_graphs()] * width], delta: vec![0.0; b.num_graphs()], df: vec![0.0; b.num_graphs()] };
+        for (ids, r) in parts {
+            let mut off = 0;
+            for (k, &g) in ids.iter().enumerate() {
+                let span = (ptr[g + 1] - ptr[g]) * width;
+                out.attr[ptr[g] * width..ptr[g + 1] * width].copy_from_slice(&r.attr[off..off + span]);
+                off += span;
+                out.delta[g] = r.delta[k];
+                out.df[g] = r.df[k];
+            }
+        }
+        Ok(out)
+    }
+
+    /// The fused kernel over all graphs of `b` (each must fit it).
+    fn fused_round(
+        &self,
+        b: &GraphBatch,
+        steps: usize,
+        targets: &[usize],
+        base: Option<&[f32]>,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Round> {
+        let gpu = self.gpu;
+        let table = self.table(steps)?;
+        let dg = DeviceGraphs::upload(gpu, b)?;
+        let tgt: Vec<i32> = targets.iter().map(|&t| t as i32).collect();
+        let tgt = gpu.upload(&tgt)?;
+        let base_buf = match base {
+            Some(v) => Some(gpu.upload(v)?),
+            None => None,
+        };
+        let job = FusedJob {
+            model: self.packed,
+            net: self.model,
+            method: self.cfg.method,
+            edges: self.kind == Kind::Edges,
+            shortcut: self.cfg.gpu_kernel != GpuKernel::FusedWithoutShortcut,
+        };
+        let max_n = b.graphs().map(|g| g.num_nodes()).max().unwrap_or(1);
+        let max_e = b.graphs().map(|g| g.num_edges()).max().unwrap_or(0);
+        let alphas: Vec<f32> = table.alphas.iter().map(|&a| a as f32).collect();
+        let weights: Vec<f32> = table.weights.iter().map(|&w| w as f32).collect();
+        let node_base = if self.kind == Kind::Nodes { base_buf.as_ref() } else { None };
+        let out = fused::run(gpu, &job, &dg, max_n, max_e, node_base, &alphas, &weights, &tgt)?;
+        let len = if job.edges { dg.num_edges } else { dg.num_nodes * dg.num_features };
+        let mut attr = gpu.download(&out.attr)?;
+        attr.truncate(len);
+        let g = b.num_graphs();
+        let mut delta = gpu.download(&out.delta)?;
+        delta.truncate(g);
+        let (fi, fb) = (gpu.download(&out.f_in)?, gpu.download(&out.f_base)?);
+        progress(g);
+        Ok(Round {
+            attr,
+            delta,
+            df: (0..g).map(|k| fi[k] as f64 - fb[k] as f64).collect(),
+        })
+    }
+
+    /// Runs `steps` steps of the method for every graph of `b` on the layered
+    /// kernels, in chunks that fit the memory budget.
+    fn layered_round(
         &self,
         b: &GraphBatch,
         steps: usize,
@@ -91,13 +202,7 @@ impl<G: Gpu> Job<'_, G> {
         let gpu = self.gpu;
         let c = self.model.num_classes();
         let f = b.num_features();
-        let table = match self.cfg.method {
-            Method::IntegratedGradients => self.cfg.rule.table(steps)?,
-            _ => StepTable {
-                alphas: vec![1.0],
-                weights: vec![1.0],
-            },
-        };
+        let table = self.table(steps)?;
         let mut out = Round {
             attr: Vec::new(),
             delta: Vec::new(),
@@ -303,6 +408,7 @@ pub fn explain<G: Gpu>(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Attributions> {
     let dm = DeviceModel::upload(gpu, model)?;
+    let packed = PackedModel::upload(gpu, model)?;
     let budget = match cfg.memory_budget {
         Some(b) => b,
         None => gpu.default_budget()?,
@@ -371,6 +477,7 @@ pub fn explain<G: Gpu>(
         let job = Job {
             gpu,
             dm: &dm,
+            packed: &packed,
             model,
             cfg,
             kind,

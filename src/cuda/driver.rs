@@ -191,6 +191,11 @@ impl Gpu for CudaGpu {
 
     fn launch(&self, kernel: &'static str, shape: Shape, args: &mut [Arg<'_, Self>]) -> Result<()> {
         let f = self.function(kernel)?;
+        if shape.smem > 48 * 1024 {
+            use cudarc::driver::sys::CUfunction_attribute_enum::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES as MAX_DYN;
+            f.set_attribute(MAX_DYN, shape.smem as i32)
+                .map_err(|e| dev_err(&format!("allowing {} bytes of shared memory for {kernel}", shape.smem), e))?;
+        }
         let mut b = self.stream.launch_builder(&f);
         for a in args.iter_mut() {
             match a {
@@ -236,5 +241,10 @@ impl Gpu for CudaGpu {
 
     fn max_grid(&self) -> u32 {
         65_535
+    }
+
+    fn max_shared_bytes(&self) -> usize {
+        use cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN as OPTIN;
+        self.ctx.attribute(OPTIN).map_or(48 * 1024, |v| v.max(0) as usize)
     }
 }

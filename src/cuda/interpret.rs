@@ -122,4 +122,9 @@ impl Gpu for InterpretGpu {
     fn max_grid(&self) -> u32 {
         self.max_grid
     }
+
+    /// An H100's opt-in limit, so that the same graphs take the fused path as there.
+    fn max_shared_bytes(&self) -> usize {
+        227 * 1024
+    }
 }

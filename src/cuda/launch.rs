@@ -84,6 +84,8 @@ pub trait Gpu {
     fn default_budget(&self) -> Result<usize>;
     /// The largest grid this device launches (interpret mode keeps it small).
     fn max_grid(&self) -> u32;
+    /// The most dynamic shared memory one block may use, in bytes.
+    fn max_shared_bytes(&self) -> usize;
 }
 
 /// Checks, before a launch, that `buf` holds at least `need` elements.

@@ -16,6 +16,7 @@ pub mod attribute;
 pub mod dense;
 #[cfg(feature = "cuda")]
 pub mod driver;
+pub mod fused;
 pub mod integrate;
 #[cfg(feature = "interpret")]
 pub mod interpret;

@@ -179,6 +179,33 @@ pub struct Adaptive {
     pub max_steps: usize,
 }
 
+/// Which GPU kernels run the attribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GpuKernel {
+    /// The fused kernel (one block per graph, activations on chip) for every graph
+    /// that fits it, the layered kernels for the rest.
+    #[default]
+    Auto,
+    /// The layered kernels only (one launch per op, all steps at once).
+    Layered,
+    /// Like `Auto`, but without the edge-mode shortcut that computes layer 1's
+    /// aggregation once per graph instead of once per step (for tests).
+    FusedWithoutShortcut,
+}
+
+impl std::str::FromStr for GpuKernel {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" | "fused" => Ok(GpuKernel::Auto),
+            "layered" => Ok(GpuKernel::Layered),
+            _ => Err(Error::Config(format!(
+                "unknown GPU kernel choice {s:?}; use auto or layered"
+            ))),
+        }
+    }
+}
+
 /// Everything that defines an attribution run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExplainConfig {
@@ -200,6 +227,8 @@ pub struct ExplainConfig {
     /// (default: half the free memory of a GPU, 256 MiB in interpret mode). Results do
     /// not depend on it.
     pub memory_budget: Option<usize>,
+    /// GPU paths only: fused or layered kernels. Results agree to float32 rounding.
+    pub gpu_kernel: GpuKernel,
 }
 
 impl Default for ExplainConfig {
@@ -213,6 +242,7 @@ impl Default for ExplainConfig {
             node_baseline: NodeBaseline::Zeros,
             adaptive: None,
             memory_budget: None,
+            gpu_kernel: GpuKernel::Auto,
         }
     }
 }

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Time the peers of graph-ig on the same machine, in the same run, and graph-ig itself.
+
+The job: Integrated Gradients over the edge mask (the PyG + captum tutorial's),
+50 Gauss-Legendre steps, target = the predicted class, for the graphs of TU
+Mutagenicity, with the tutorial model (models/mutagenicity_graphconv.safetensors).
+
+Peers:
+  captum-loop  the tutorial's way: captum IntegratedGradients one graph at a time
+               (internal_batch_size = E, so one forward/backward per step).
+  batched      the strongest plain-PyTorch way we could write: every graph x step
+               instance expanded into large PyG batches, one autograd.grad per chunk.
+graph-ig       `graph-ig explain` on the same data (its own timer: host arrays to host results).
+
+All run on the GPU when torch sees one (--device cuda), else on the CPU. The captum
+loop is slow; `--captum-graphs N` times it on the first N graphs and extrapolates
+to the whole dataset (printed as such). Prints one table, with graph-ig's speed-up.
+
+Usage: python scripts/bench_peers.py [--data DIR] [--bin target/release/graph-ig]
+           [--device cpu|cuda] [--captum-graphs 200] [--graphs N] [--chunk 4096]
+"""
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare_outputs import load as load_safetensors  # noqa: E402  (numpy-only reader)
+from tutorial_model import Net  # noqa: E402
+
+# Needs torch, torch_geometric, numpy and (for the captum loop) captum; not the
+# safetensors package, so that it runs on the GPU machine as it is.
+
+
+def sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def load(args, dev):
+    """Mutagenicity's graphs (one-hot atom features, edges in _A.txt order) and the tutorial model."""
+    read = lambda s: np.loadtxt(args.data / f"Mutagenicity_{s}.txt", delimiter=",", dtype=np.int64)
+    a, ind, lab = read("A") - 1, read("graph_indicator") - 1, read("node_labels")
+    x_all = torch.nn.functional.one_hot(torch.from_numpy(lab), 14).float()
+    node_start = np.searchsorted(ind, np.arange(ind.max() + 2))
+    edge_graph = ind[a[:, 0]]
+    edge_start = np.searchsorted(edge_graph, np.arange(ind.max() + 2))
+    graphs = []
+    for g in range(min(args.graphs, ind.max() + 1)):
+        e = torch.from_numpy(a[edge_start[g]:edge_start[g + 1]].T - node_start[g]).long()
+        x = x_all[node_start[g]:node_start[g + 1]]
+        graphs.append((x.to(dev), e.contiguous().to(dev)))
+    model = Net(14, 2, dim=32, layers=5, pool="add")
+    state = load_safetensors(REPO / "models/mutagenicity_graphconv.safetensors")
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+    return graphs, model.to(dev).eval()
+
+
+def predicted(model, graphs, dev):
+    out = []
+    with torch.no_grad():
+        for x, e in graphs:
+            batch = torch.zeros(x.shape[0], dtype=torch.long, device=dev)
+            out.append(int(model(x, e, batch).argmax(-1)))
+    return out
+
+
+def captum_loop(model, graphs, targets, dev, steps):
+    from captum.attr import IntegratedGradients
+    res = []
+    sync(dev)
+    t = time.perf_counter()
+    for (x, e), tgt in zip(graphs, targets):
+        batch = torch.zeros(x.shape[0], dtype=torch.long, device=dev)
+        ig = IntegratedGradients(lambda m: model(x, e, batch, m))
+        mask = torch.ones(e.shape[1], device=dev, requires_grad=True)
+        res.append(ig.attribute(mask, target=tgt, n_steps=steps, internal_batch_size=max(e.shape[1], 1)))
+    sync(dev)
+    return time.perf_counter() - t, res
+
+
+def batched(model, graphs, targets, dev, steps, chunk):
+    """All (graph, step) instances as big PyG batches, one autograd.grad per chunk."""
+    from captum.attr._utils.approximation_methods import approximation_parameters
+    step_sizes, alphas = approximation_parameters("gausslegendre")
+    w = torch.tensor(step_sizes(steps), dtype=torch.float32, device=dev)
+    a = torch.tensor(alphas(steps), dtype=torch.float32, device=dev)
+    res = []
+    sync(dev)
+    t = time.perf_counter()
+    per_chunk = max(1, chunk // steps)
+    for c0 in range(0, len(graphs), per_chunk):
+        part = graphs[c0:c0 + per_chunk]
+        xs, es, bs, ws, sizes = [], [], [], [], []
+        off, inst = 0, 0
+        for (x, e) in part:
+            n = x.shape[0]
+            for s in range(steps):
+                xs.append(x)
+                es.append(e + off)
+                bs.append(torch.full((n,), inst, dtype=torch.long, device=dev))
+                off += n
+                inst += 1
+            sizes.append(e.shape[1])
+        x = torch.cat(xs)
+        ei = torch.cat(es, dim=1)
+        batch = torch.cat(bs)
+        # One edge-weight per (instance, edge): alpha_s for every edge of step s.
+        ew = torch.cat([a[s].expand(sz) for sz in sizes for s in range(steps)]).clone().requires_grad_(True)
+        out = model(x, ei, batch, ew)
+        tg = torch.tensor([t_ for t_ in targets[c0:c0 + per_chunk] for _ in range(steps)], device=dev)
+        f = out.gather(1, tg.view(-1, 1)).sum()
+        (g,) = torch.autograd.grad(f, ew)
+        # Weighted sum over steps per original edge.
+        k = 0
+        for sz in sizes:
+            gg = g[k:k + steps * sz].view(steps, sz)
+            res.append((gg * w.view(-1, 1)).sum(0))
+            k += steps * sz
+    sync(dev)
+    return time.perf_counter() - t, res
+
+
+def graph_ig(args, n_graphs, device):
+    # The command's own timer covers host arrays to host results; a first run
+    # warms the context and loads the kernels.
+    cmd = [str(args.bin), "explain", "--data", str(args.data), "--name", "Mutagenicity", "--device", device,
+           "--quiet", "--restart", "--graphs", f"0..{n_graphs}", "--out", "/tmp/bench_peers_graph_ig.safetensors"]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return float(re.search(r"time:\s+([0-9.]+) s", out).group(1))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", type=Path, default=REPO.parent / "shared/data/Mutagenicity/raw")
+    p.add_argument("--bin", type=Path, default=REPO / "target/release/graph-ig")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--graphs", type=int, default=4337)
+    p.add_argument("--captum-graphs", type=int, default=200)
+    p.add_argument("--chunk", type=int, default=4096, help="instances (graph x step) per batched chunk")
+    p.add_argument("--steps", type=int, default=50)
+    args = p.parse_args()
+    dev = torch.device(args.device)
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}")
+    graphs, model = load(args, dev)
+    n = len(graphs)
+    targets = predicted(model, graphs, dev)
+
+    rows = []
+    m = min(args.captum_graphs, n)
+    t_c, res_c = captum_loop(model, graphs[:m], targets[:m], dev, args.steps)
+    t_c_all = t_c * n / m
+    rows.append(("captum loop (tutorial)", t_c_all, f"measured on {m} graphs, scaled x{n / m:.1f}" if m < n else "measured"))
+    t_b, res_b = batched(model, graphs, targets, dev, args.steps, args.chunk)
+    rows.append(("batched PyTorch", t_b, f"chunks of {args.chunk} instances"))
+    # The two peers compute the same thing: check on the captum graphs.
+    err = max(float((a - b).detach().norm() / max(float(b.norm()), 1e-12)) for a, b in zip(res_b[:m], res_c) if b.numel())
+    gdev = "cuda" if dev.type == "cuda" else "cpu"
+    t_g = graph_ig(args, n, gdev)
+    rows.append((f"graph-ig --device {gdev}", t_g, "host arrays to host results"))
+
+    # And graph-ig with them, graph by graph.
+    ours = load_safetensors("/tmp/bench_peers_graph_ig.safetensors")
+    ptr = ours["edge_ptr"]
+    err_g = max(float(np.linalg.norm(ours["edge_attr"][ptr[g]:ptr[g + 1]] - res_b[g].detach().cpu().numpy())
+                      / max(float(res_b[g].norm()), 1e-12)) for g in range(n) if res_b[g].numel())
+    print(f"\n{n} graphs, {args.steps} steps, edge-mask IG (captum loop vs batched: {err:.1e}, "
+          f"graph-ig vs batched: {err_g:.1e} worst per-graph relative L2)")
+    print(f"{'way':28} {'seconds':>10} {'graphs/s':>10} {'graph-ig speed-up':>18}  note")
+    for name, secs, note in rows:
+        print(f"{name:28} {secs:10.3f} {n / secs:10.1f} {secs / t_g:17.2f}x  {note}")
+
+
+if __name__ == "__main__":
+    main()
