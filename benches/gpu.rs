@@ -16,7 +16,9 @@ fn time(model: &GraphConvNet, batch: &GraphBatch, cfg: &ExplainConfig, reps: usi
     (0..reps)
         .map(|_| {
             let t = Instant::now();
-            std::hint::black_box(explain(model, batch, cfg, Device::Cuda(0)).expect("benchmark run"));
+            std::hint::black_box(
+                explain(model, batch, cfg, Device::Cuda(0)).expect("benchmark run"),
+            );
             t.elapsed().as_secs_f64()
         })
         .fold(f64::INFINITY, f64::min)
@@ -32,7 +34,10 @@ fn main() {
         return;
     }
     let model = graph_ig::default_model::mutagenicity().expect("built-in model");
-    println!("{:34} {:>6} {:>9} {:>9} {:>10} {:>10}", "name", "graphs", "nodes", "edges", "ms", "graphs/s");
+    println!(
+        "{:34} {:>6} {:>9} {:>9} {:>10} {:>10}",
+        "name", "graphs", "nodes", "edges", "ms", "graphs/s"
+    );
     let row = |name: &str, b: &GraphBatch, secs: f64| {
         println!(
             "{name:34} {:>6} {:>9} {:>9} {:>10.2} {:>10.0}",
@@ -45,17 +50,41 @@ fn main() {
     };
     let dir = std::env::var_os("GRAPH_IG_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/Mutagenicity/raw"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/Mutagenicity/raw")
+        });
     for kernel in [GpuKernel::Layered, GpuKernel::Auto] {
-        let cfg = ExplainConfig { wrt: Wrt::Edges, gpu_kernel: kernel, ..Default::default() };
-        let name = if kernel == GpuKernel::Auto { "fused" } else { "layered" };
+        let cfg = ExplainConfig {
+            wrt: Wrt::Edges,
+            gpu_kernel: kernel,
+            ..Default::default()
+        };
+        let name = if kernel == GpuKernel::Auto {
+            "fused"
+        } else {
+            "layered"
+        };
         if dir.join("Mutagenicity_A.txt").exists() {
-            let data = load_tu(&dir, "Mutagenicity", 14, &TuOptions::default()).expect("Mutagenicity loads");
-            row(&format!("cuda_{name}_mutagenicity_ig_edges"), &data, time(&model, &data, &cfg, 5));
+            let data = load_tu(&dir, "Mutagenicity", 14, &TuOptions::default())
+                .expect("Mutagenicity loads");
+            row(
+                &format!("cuda_{name}_mutagenicity_ig_edges"),
+                &data,
+                time(&model, &data, &cfg, 5),
+            );
         }
         for g in [256usize, 1024, 4096, 16384] {
-            let data = generate(&SyntheticConfig { num_graphs: g, seed: 1 }).expect("synthetic").batch;
-            row(&format!("cuda_{name}_synthetic_{g}"), &data, time(&model, &data, &cfg, 3));
+            let data = generate(&SyntheticConfig {
+                num_graphs: g,
+                seed: 1,
+            })
+            .expect("synthetic")
+            .batch;
+            row(
+                &format!("cuda_{name}_synthetic_{g}"),
+                &data,
+                time(&model, &data, &cfg, 3),
+            );
         }
     }
 }

@@ -107,7 +107,10 @@ fn check_all(what: &str, model: &GraphConvNet, batch: &GraphBatch, cfg: &Explain
     let cpu = explain(model, batch, cfg, Device::Cpu).unwrap();
     for d in devices() {
         for kernel in [GpuKernel::Auto, GpuKernel::Layered] {
-            let c = ExplainConfig { gpu_kernel: kernel, ..cfg.clone() };
+            let c = ExplainConfig {
+                gpu_kernel: kernel,
+                ..cfg.clone()
+            };
             let gpu = explain(model, batch, &c, d).unwrap_or_else(|e| panic!("{what} on {d}: {e}"));
             let worst = compare(&format!("{what} on {d} ({kernel:?})"), batch, &gpu, &cpu);
             assert_eq!(gpu.edge_steps, cpu.edge_steps, "{what} on {d}: steps");
@@ -291,28 +294,71 @@ fn chunking_step_splitting_and_grid_size_do_not_change_a_bit() {
     let mut r = rng(7);
     let model = random_model(&mut r, 4, &[8, 6], 8, 2, Pool::Max);
     let batch = edge_case_batch(&mut r, 4);
-    let c = cfg(Method::IntegratedGradients, Wrt::Both, Rule::GaussLegendre, 10);
+    let c = cfg(
+        Method::IntegratedGradients,
+        Wrt::Both,
+        Rule::GaussLegendre,
+        10,
+    );
     c.validate(&model, &batch).unwrap();
     let run_with = |gpu: &InterpretGpu, budget: Option<usize>, kernel: GpuKernel| {
-        let c = ExplainConfig { memory_budget: budget, gpu_kernel: kernel, ..c.clone() };
+        let c = ExplainConfig {
+            memory_budget: budget,
+            gpu_kernel: kernel,
+            ..c.clone()
+        };
         gpu_explain(gpu, &model, &batch, &c, &|_| {}).unwrap()
     };
     // The fused path: deterministic and independent of the grid.
     let fused = run_with(&InterpretGpu::default(), None, GpuKernel::Auto);
-    assert_eq!(fused, run_with(&InterpretGpu::default(), None, GpuKernel::Auto), "two fused runs differ");
-    assert_eq!(fused, run_with(&InterpretGpu::new(1, 1 << 30), None, GpuKernel::Auto), "fused, grid of 1");
-    assert_eq!(fused, run_with(&InterpretGpu::new(5, 1 << 30), None, GpuKernel::Auto), "fused, grid of 5");
+    assert_eq!(
+        fused,
+        run_with(&InterpretGpu::default(), None, GpuKernel::Auto),
+        "two fused runs differ"
+    );
+    assert_eq!(
+        fused,
+        run_with(&InterpretGpu::new(1, 1 << 30), None, GpuKernel::Auto),
+        "fused, grid of 1"
+    );
+    assert_eq!(
+        fused,
+        run_with(&InterpretGpu::new(5, 1 << 30), None, GpuKernel::Auto),
+        "fused, grid of 5"
+    );
     // The layered path: also independent of chunking and of splitting the steps.
     let run = |gpu: &InterpretGpu, budget: Option<usize>| run_with(gpu, budget, GpuKernel::Layered);
     let reference = run(&InterpretGpu::default(), None);
-    assert_eq!(reference, run(&InterpretGpu::default(), None), "two runs differ");
-    assert_eq!(reference, run(&InterpretGpu::new(1, 1 << 30), None), "grid of 1 block");
-    assert_eq!(reference, run(&InterpretGpu::new(9, 1 << 30), None), "grid of 9 blocks");
+    assert_eq!(
+        reference,
+        run(&InterpretGpu::default(), None),
+        "two runs differ"
+    );
+    assert_eq!(
+        reference,
+        run(&InterpretGpu::new(1, 1 << 30), None),
+        "grid of 1 block"
+    );
+    assert_eq!(
+        reference,
+        run(&InterpretGpu::new(9, 1 << 30), None),
+        "grid of 9 blocks"
+    );
     // The largest graph's one step is about 9 KB: this budget forces small chunks and
     // several launches for the largest graph.
-    assert_eq!(reference, run(&InterpretGpu::default(), Some(60_000)), "tiny memory budget");
-    let small = ExplainConfig { memory_budget: Some(100), gpu_kernel: GpuKernel::Layered, ..c.clone() };
-    let e = gpu_explain(&InterpretGpu::default(), &model, &batch, &small, &|_| {}).unwrap_err().to_string();
+    assert_eq!(
+        reference,
+        run(&InterpretGpu::default(), Some(60_000)),
+        "tiny memory budget"
+    );
+    let small = ExplainConfig {
+        memory_budget: Some(100),
+        gpu_kernel: GpuKernel::Layered,
+        ..c.clone()
+    };
+    let e = gpu_explain(&InterpretGpu::default(), &model, &batch, &small, &|_| {})
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("budget"), "{e}");
 }
 
@@ -348,11 +394,39 @@ fn fused_kernel_and_its_shortcut_match_the_layered_path() {
         let batch = edge_case_batch(&mut r, 5);
         for wrt in [Wrt::Edges, Wrt::Nodes] {
             let c = cfg(Method::IntegratedGradients, wrt, Rule::GaussLegendre, 10);
-            let run = |k| explain(&model, &batch, &ExplainConfig { gpu_kernel: k, ..c.clone() }, Device::Interpret).unwrap();
-            let (auto, plain, layered) = (run(GpuKernel::Auto), run(GpuKernel::FusedWithoutShortcut), run(GpuKernel::Layered));
-            let w1 = compare(&format!("{pool:?} {wrt:?} fused vs layered"), &batch, &auto, &layered);
-            let w2 = compare(&format!("{pool:?} {wrt:?} shortcut vs none"), &batch, &auto, &plain);
-            assert!(w1 < 1e-5 && w2 < 1e-5, "{pool:?} {wrt:?}: {w1:.2e} {w2:.2e}");
+            let run = |k| {
+                explain(
+                    &model,
+                    &batch,
+                    &ExplainConfig {
+                        gpu_kernel: k,
+                        ..c.clone()
+                    },
+                    Device::Interpret,
+                )
+                .unwrap()
+            };
+            let (auto, plain, layered) = (
+                run(GpuKernel::Auto),
+                run(GpuKernel::FusedWithoutShortcut),
+                run(GpuKernel::Layered),
+            );
+            let w1 = compare(
+                &format!("{pool:?} {wrt:?} fused vs layered"),
+                &batch,
+                &auto,
+                &layered,
+            );
+            let w2 = compare(
+                &format!("{pool:?} {wrt:?} shortcut vs none"),
+                &batch,
+                &auto,
+                &plain,
+            );
+            assert!(
+                w1 < 1e-5 && w2 < 1e-5,
+                "{pool:?} {wrt:?}: {w1:.2e} {w2:.2e}"
+            );
             if wrt == Wrt::Nodes {
                 assert_eq!(auto, plain, "the shortcut is for edge mode only");
             }

@@ -104,7 +104,10 @@ impl<G: Gpu> Job<'_, G> {
     ) -> Result<Round> {
         let fits: Vec<bool> = b
             .graphs()
-            .map(|g| self.cfg.gpu_kernel != GpuKernel::Layered && fused::fits(self.gpu, self.model, g.num_nodes(), g.num_edges()))
+            .map(|g| {
+                self.cfg.gpu_kernel != GpuKernel::Layered
+                    && fused::fits(self.gpu, self.model, g.num_nodes(), g.num_edges())
+            })
             .collect();
         if fits.iter().all(|&f| f) {
             return self.fused_round(b, steps, targets, base, progress);
@@ -115,13 +118,25 @@ impl<G: Gpu> Job<'_, G> {
         // A mix: run each part on its path, then put the graphs back in order.
         let f = b.num_features();
         let width = if self.kind == Kind::Edges { 1 } else { f };
-        let ptr = if self.kind == Kind::Edges { b.edge_ptr() } else { b.node_ptr() };
+        let ptr = if self.kind == Kind::Edges {
+            b.edge_ptr()
+        } else {
+            b.node_ptr()
+        };
         let mut parts = Vec::new();
         for want in [true, false] {
             let ids: Vec<usize> = (0..b.num_graphs()).filter(|&g| fits[g] == want).collect();
             let sel = b.select(&ids)?;
             let t: Vec<usize> = ids.iter().map(|&g| targets[g]).collect();
-            let bs: Option<Vec<f32>> = base.map(|v| ids.iter().flat_map(|&g| v[b.node_ptr()[g] * f..b.node_ptr()[g + 1] * f].iter().copied()).collect());
+            let bs: Option<Vec<f32>> = base.map(|v| {
+                ids.iter()
+                    .flat_map(|&g| {
+                        v[b.node_ptr()[g] * f..b.node_ptr()[g + 1] * f]
+                            .iter()
+                            .copied()
+                    })
+                    .collect()
+            });
             let r = if want {
                 self.fused_round(&sel, steps, &t, bs.as_deref(), progress)?
             } else {
@@ -129,12 +144,17 @@ impl<G: Gpu> Job<'_, G> {
             };
             parts.push((ids, r));
         }
-        let mut out = Round { attr: vec![0.0; ptr[b.num_graphs()] * width], delta: vec![0.0; b.num_graphs()], df: vec![0.0; b.num_graphs()] };
+        let mut out = Round {
+            attr: vec![0.0; ptr[b.num_graphs()] * width],
+            delta: vec![0.0; b.num_graphs()],
+            df: vec![0.0; b.num_graphs()],
+        };
         for (ids, r) in parts {
             let mut off = 0;
             for (k, &g) in ids.iter().enumerate() {
                 let span = (ptr[g + 1] - ptr[g]) * width;
-                out.attr[ptr[g] * width..ptr[g + 1] * width].copy_from_slice(&r.attr[off..off + span]);
+                out.attr[ptr[g] * width..ptr[g + 1] * width]
+                    .copy_from_slice(&r.attr[off..off + span]);
                 off += span;
                 out.delta[g] = r.delta[k];
                 out.df[g] = r.df[k];
@@ -172,9 +192,19 @@ impl<G: Gpu> Job<'_, G> {
         let max_e = b.graphs().map(|g| g.num_edges()).max().unwrap_or(0);
         let alphas: Vec<f32> = table.alphas.iter().map(|&a| a as f32).collect();
         let weights: Vec<f32> = table.weights.iter().map(|&w| w as f32).collect();
-        let node_base = if self.kind == Kind::Nodes { base_buf.as_ref() } else { None };
-        let out = fused::run(gpu, &job, &dg, max_n, max_e, node_base, &alphas, &weights, &tgt)?;
-        let len = if job.edges { dg.num_edges } else { dg.num_nodes * dg.num_features };
+        let node_base = if self.kind == Kind::Nodes {
+            base_buf.as_ref()
+        } else {
+            None
+        };
+        let out = fused::run(
+            gpu, &job, &dg, max_n, max_e, node_base, &alphas, &weights, &tgt,
+        )?;
+        let len = if job.edges {
+            dg.num_edges
+        } else {
+            dg.num_nodes * dg.num_features
+        };
         let mut attr = gpu.download(&out.attr)?;
         attr.truncate(len);
         let g = b.num_graphs();

@@ -193,8 +193,15 @@ impl Gpu for CudaGpu {
         let f = self.function(kernel)?;
         if shape.smem > 48 * 1024 {
             use cudarc::driver::sys::CUfunction_attribute_enum::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES as MAX_DYN;
-            f.set_attribute(MAX_DYN, shape.smem as i32)
-                .map_err(|e| dev_err(&format!("allowing {} bytes of shared memory for {kernel}", shape.smem), e))?;
+            f.set_attribute(MAX_DYN, shape.smem as i32).map_err(|e| {
+                dev_err(
+                    &format!(
+                        "allowing {} bytes of shared memory for {kernel}",
+                        shape.smem
+                    ),
+                    e,
+                )
+            })?;
         }
         let mut b = self.stream.launch_builder(&f);
         for a in args.iter_mut() {
@@ -245,6 +252,8 @@ impl Gpu for CudaGpu {
 
     fn max_shared_bytes(&self) -> usize {
         use cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN as OPTIN;
-        self.ctx.attribute(OPTIN).map_or(48 * 1024, |v| v.max(0) as usize)
+        self.ctx
+            .attribute(OPTIN)
+            .map_or(48 * 1024, |v| v.max(0) as usize)
     }
 }

@@ -18,7 +18,8 @@ pub fn smem_bytes(model: &GraphConvNet, n: usize, e: usize) -> usize {
     let hidden = model.lin1.out_dim;
     let d = widths.iter().copied().max().unwrap_or(1).max(hidden);
     let h: usize = widths.iter().map(|w| n * w).sum();
-    let floats = h + 3 * n * d + 2 * n * widths[1] + e + 4 * d + 2 * hidden + 3 * model.num_classes() + 2;
+    let floats =
+        h + 3 * n * d + 2 * n * widths[1] + e + 4 * d + 2 * hidden + 3 * model.num_classes() + 2;
     4 * floats
 }
 
@@ -100,7 +101,11 @@ pub fn run<G: Gpu>(
     targets: &G::Buf<i32>,
 ) -> Result<FusedOut<G>> {
     let f = g.num_features;
-    let len = if job.edges { g.num_edges } else { g.num_nodes * f };
+    let len = if job.edges {
+        g.num_edges
+    } else {
+        g.num_nodes * f
+    };
     need(gpu, &job.model.params, job.model.len, "fused params")?;
     need(gpu, targets, g.num_graphs, "fused targets")?;
     if let Some(b) = base {
