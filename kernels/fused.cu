@@ -59,7 +59,14 @@ struct FusedGraph {
 };
 
 struct FusedSmem {
-    float* h[17];  // h[0..L]; at most 16 conv layers
+    float* h0;  // h_0 .. h_L back to back
+    int n;
+    // h_l, the input of conv layer l + 1 (computed, so no pointer array lands in local memory).
+    __device__ float* hl(const FusedNet& net, int l) const {
+        float* p = h0;
+        for (int k = 0; k < l; ++k) p += n * net.width(k);
+        return p;
+    }
     float *a, *b, *c, *P, *Q, *dw;
     float *pooled, *ties, *dpooled, *tmp, *z1, *dz1, *logit, *logp, *dz2, *scalar;
 };
@@ -71,8 +78,8 @@ __device__ void fused_forward(const FusedNet& net, const FusedGraph& g, FusedSme
     int t = threadIdx.x, T = blockDim.x;
     for (int l = 0; l < net.layers; ++l) {
         int din = net.width(l), dout = net.width(l + 1);
-        const float* hin = s.h[l];
-        float* hout = s.h[l + 1];
+        const float* hin = s.hl(net, l);
+        float* hout = s.hl(net, l + 1);
         if (l == 0 && shortcut) {
             for (int k = t; k < g.n * dout; k += T) {
                 float v = w * s.P[k] + s.Q[k];
@@ -107,7 +114,7 @@ __device__ void fused_forward(const FusedNet& net, const FusedGraph& g, FusedSme
     }
     // Pooling: one thread per channel, nodes in order; max pooling counts ties.
     int d = net.width(net.layers);
-    const float* hl = s.h[net.layers];
+    const float* hl = s.hl(net, net.layers);
     for (int c = t; c < d; c += T) {
         float acc = pool_mode == 2 ? hl[c] : 0.0f, k = pool_mode == 2 ? 1.0f : 0.0f;
         for (int i = pool_mode == 2 ? 1 : 0; i < g.n; ++i) {
@@ -183,7 +190,7 @@ __device__ float* fused_backward(const FusedNet& net, const FusedGraph& g, Fused
     __syncthreads();
     float* dh = s.b;
     float* dprev = s.c;
-    const float* hl = s.h[net.layers];
+    const float* hl = s.hl(net, net.layers);
     for (int k = t; k < g.n * d; k += T) {
         int c = k % d;
         float v = hl[k], out;
@@ -210,7 +217,7 @@ __device__ float* fused_backward(const FusedNet& net, const FusedGraph& g, Fused
         }
         __syncthreads();
         if (mode == GI_MODE_EDGES) {
-            const float* hin = s.h[l];
+            const float* hin = s.hl(net, l);
             for (int q = t; q < g.e; q += T) {
                 int si = g.src[g.e0 + q] - g.n0, di = g.dst[g.e0 + q] - g.n0;
                 float acc = 0.0f;
@@ -228,7 +235,7 @@ __device__ float* fused_backward(const FusedNet& net, const FusedGraph& g, Fused
                 for (int q = g.out_ptr[g.n0 + j]; q < g.out_ptr[g.n0 + j + 1]; ++q)
                     acc += w * dagg[(g.out_dst[q] - g.n0) * din + c];
             }
-            if (l > 0 && s.h[l][k] <= 0.0f) acc = 0.0f;
+            if (l > 0 && s.hl(net, l)[k] <= 0.0f) acc = 0.0f;
             dprev[k] = acc;
         }
         __syncthreads();
@@ -283,10 +290,9 @@ GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict_
         // Carve shared memory (the same layout as the host's size computation).
         FusedSmem s;
         float* p = smem;
-        for (int l = 0; l <= net.layers; ++l) {
-            s.h[l] = p;
-            p += g.n * net.width(l);
-        }
+        s.h0 = p;
+        s.n = g.n;
+        for (int l = 0; l <= net.layers; ++l) p += g.n * net.width(l);
         s.a = p; p += g.n * D;
         s.b = p; p += g.n * D;
         s.c = p; p += g.n * D;
@@ -309,14 +315,14 @@ GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict_
         bool edges = mode == GI_MODE_EDGES;
         bool use_shortcut = edges && shortcut != 0;
         // Node features of the real input (edge mode keeps them for every step).
-        for (int k = t; k < g.n * f; k += T) s.h[0][k] = xg[k];
+        for (int k = t; k < g.n * f; k += T) s.hl(net, 0)[k] = xg[k];
         __syncthreads();
         if (use_shortcut) {
             // P = W_rel (A x) and Q = W_root x + b of layer 1, once per graph.
             for (int k = t; k < g.n * f; k += T) {
                 int i = k / f, c = k % f;
                 float acc = 0.0f;
-                for (int q = in_ptr[g.n0 + i]; q < in_ptr[g.n0 + i + 1]; ++q) acc += s.h[0][(in_src[q] - g.n0) * f + c];
+                for (int q = in_ptr[g.n0 + i]; q < in_ptr[g.n0 + i + 1]; ++q) acc += s.hl(net, 0)[(in_src[q] - g.n0) * f + c];
                 s.a[k] = acc;
             }
             __syncthreads();
@@ -324,7 +330,7 @@ GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict_
                 int i = k / d1, o = k % d1;
                 float acc = 0.0f, acc2 = 0.0f;
                 for (int c = 0; c < f; ++c) acc += s.a[i * f + c] * net.rel_w(0)[o * f + c];
-                for (int c = 0; c < f; ++c) acc2 += s.h[0][i * f + c] * net.root_w(0)[o * f + c];
+                for (int c = 0; c < f; ++c) acc2 += s.hl(net, 0)[i * f + c] * net.root_w(0)[o * f + c];
                 s.P[k] = acc;
                 s.Q[k] = acc2 + net.rel_b(0)[o];
             }
@@ -335,7 +341,7 @@ GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict_
         if (t == 0) s.scalar[0] = s.logp[tgt];
         __syncthreads();
         if (!edges) {
-            for (int k = t; k < g.n * f; k += T) s.h[0][k] = bg != nullptr ? bg[k] : 0.0f;
+            for (int k = t; k < g.n * f; k += T) s.hl(net, 0)[k] = bg != nullptr ? bg[k] : 0.0f;
             __syncthreads();
         }
         fused_forward(net, g, s, edges ? 0.0f : 1.0f, use_shortcut, pool_mode);
@@ -350,7 +356,7 @@ GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict_
             if (!edges) {
                 for (int k = t; k < g.n * f; k += T) {
                     float b = bg != nullptr ? bg[k] : 0.0f;
-                    s.h[0][k] = b + alpha * (xg[k] - b);
+                    s.hl(net, 0)[k] = b + alpha * (xg[k] - b);
                 }
             } else {
                 for (int q = t; q < g.e; q += T) s.dw[q] = 0.0f;

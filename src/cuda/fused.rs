@@ -1,15 +1,12 @@
 //! The fused path: `kernels/fused.cu` runs every step of a graph's attribution in
 //! one block, with all activations in shared memory. Graphs too large for the
-//! block's shared memory (or models deeper than 16 layers) take the layered path;
-//! both give the same numbers up to float32 rounding.
+//! block's shared memory take the layered path; both give the same numbers up
+//! to float32 rounding.
 
 use super::launch::{need, Arg, Gpu, Shape};
 use super::network::DeviceGraphs;
 use crate::explain::Method;
 use crate::{GraphConvNet, Pool, Result};
-
-/// The deepest model the fused kernel takes.
-pub const MAX_LAYERS: usize = 16;
 
 /// Shared memory, in bytes, the fused kernel needs for a graph of `n` nodes and `e`
 /// edges (the layout at the top of `kernels/fused.cu`).
@@ -25,7 +22,7 @@ pub fn smem_bytes(model: &GraphConvNet, n: usize, e: usize) -> usize {
 
 /// True when the fused kernel can run this graph on `gpu`.
 pub fn fits<G: Gpu>(gpu: &G, model: &GraphConvNet, n: usize, e: usize) -> bool {
-    model.num_layers() <= MAX_LAYERS && smem_bytes(model, n, e) <= gpu.max_shared_bytes()
+    smem_bytes(model, n, e) <= gpu.max_shared_bytes()
 }
 
 /// A model packed for the fused kernel: all parameters in one buffer, and the widths.
