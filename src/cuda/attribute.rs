@@ -80,6 +80,36 @@ struct Job<'a, G: Gpu> {
 }
 
 impl<G: Gpu> Job<'_, G> {
+    /// The offsets (per graph) and the width of this kind's attributions in `b`.
+    fn layout<'b>(&self, b: &'b GraphBatch) -> (&'b [usize], usize) {
+        match self.kind {
+            Kind::Edges => (b.edge_ptr(), 1),
+            Kind::Nodes => (b.node_ptr(), b.num_features()),
+        }
+    }
+
+    /// Graphs `ids` of `b` as a batch of their own, with their targets and node baselines.
+    fn part(
+        &self,
+        b: &GraphBatch,
+        ids: &[usize],
+        targets: &[usize],
+        base: Option<&[f32]>,
+    ) -> Result<(GraphBatch, Vec<usize>, Option<Vec<f32>>)> {
+        let f = b.num_features();
+        let t = ids.iter().map(|&g| targets[g]).collect();
+        let bs = base.map(|v| {
+            ids.iter()
+                .flat_map(|&g| {
+                    v[b.node_ptr()[g] * f..b.node_ptr()[g + 1] * f]
+                        .iter()
+                        .copied()
+                })
+                .collect()
+        });
+        Ok((b.select(ids)?, t, bs))
+    }
+
     /// The step table of the method.
     fn table(&self, steps: usize) -> Result<StepTable> {
         match self.cfg.method {
@@ -116,27 +146,11 @@ impl<G: Gpu> Job<'_, G> {
             return self.layered_round(b, steps, targets, base, progress);
         }
         // A mix: run each part on its path, then put the graphs back in order.
-        let f = b.num_features();
-        let width = if self.kind == Kind::Edges { 1 } else { f };
-        let ptr = if self.kind == Kind::Edges {
-            b.edge_ptr()
-        } else {
-            b.node_ptr()
-        };
+        let (ptr, width) = self.layout(b);
         let mut parts = Vec::new();
         for want in [true, false] {
             let ids: Vec<usize> = (0..b.num_graphs()).filter(|&g| fits[g] == want).collect();
-            let sel = b.select(&ids)?;
-            let t: Vec<usize> = ids.iter().map(|&g| targets[g]).collect();
-            let bs: Option<Vec<f32>> = base.map(|v| {
-                ids.iter()
-                    .flat_map(|&g| {
-                        v[b.node_ptr()[g] * f..b.node_ptr()[g + 1] * f]
-                            .iter()
-                            .copied()
-                    })
-                    .collect()
-            });
+            let (sel, t, bs) = self.part(b, &ids, targets, base)?;
             let r = if want {
                 self.fused_round(&sel, steps, &t, bs.as_deref(), progress)?
             } else {
@@ -362,13 +376,7 @@ impl<G: Gpu> Job<'_, G> {
         base: Option<&[f32]>,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<(Vec<f64>, Vec<f64>, Vec<usize>)> {
-        let f = b.num_features();
-        let width = if self.kind == Kind::Edges { 1 } else { f };
-        let ptr = if self.kind == Kind::Edges {
-            b.edge_ptr()
-        } else {
-            b.node_ptr()
-        };
+        let (ptr, width) = self.layout(b);
         let mut attr = vec![0.0f64; ptr[b.num_graphs()] * width];
         let mut delta = vec![0.0f64; b.num_graphs()];
         let mut used = vec![0usize; b.num_graphs()];
@@ -387,18 +395,7 @@ impl<G: Gpu> Job<'_, G> {
             let r = if first {
                 self.round(b, steps, targets, base, progress)?
             } else {
-                let sel = b.select(&pending)?;
-                let t: Vec<usize> = pending.iter().map(|&g| targets[g]).collect();
-                let bs: Option<Vec<f32>> = base.map(|v| {
-                    pending
-                        .iter()
-                        .flat_map(|&g| {
-                            v[b.node_ptr()[g] * f..b.node_ptr()[g + 1] * f]
-                                .iter()
-                                .copied()
-                        })
-                        .collect()
-                });
+                let (sel, t, bs) = self.part(b, &pending, targets, base)?;
                 self.round(&sel, steps, &t, bs.as_deref(), &|_| {})?
             };
             let mut next = Vec::new();
