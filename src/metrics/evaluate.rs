@@ -1,0 +1,750 @@
+//! All metrics for every graph of a batch at once: the forward passes with hard
+//! edge masks (CPU reference, f64, graphs in parallel) and their reduction.
+//!
+//! For each graph, with `s` its edge scores ([`Ranking`]) and `m` the hard mask
+//! of [`EvalConfig::mask`], the model runs with edge weights
+//! - `1` (the full graph: prediction `ŷ`, probability `p_c` of the explained class `c`),
+//! - `m` (only the explanation, "kept"),
+//! - `1 − m` (the explanation removed, "removed"),
+//! - `1 − m̂` with `m̂` Pope et al.'s salient edges (occluded),
+//! - `m_ρ` and `1 − m_ρ` for every fraction `ρ` of the fidelity curve.
+//!
+//! Then, over the graphs (see [`super::fidelity`] for the formulas):
+//! - **Pope et al. (CVPR 2019).** Salient edges `m̂_e = [s_e / max s > τ]`, `τ = 0.01`.
+//!   *Fidelity* is the drop in accuracy against the true labels when the salient
+//!   edges are occluded, `acc(G) − acc(G ∖ m̂)` ([`PopeMetrics::fidelity_accuracy`]),
+//!   and, as a probability, `mean_i (p_c(G_i) − p_c(G_i ∖ m̂_i))`.
+//!   *Contrastivity* is `mean_i d_H(m̂_i^a, m̂_i^b) / |m̂_i^a ∨ m̂_i^b|` between
+//!   the salient edges of two explanations of different classes (a second
+//!   attribution file). *Sparsity* is `mean_i (1 − |m̂_i| / E_i)`.
+//! - **PyG (GraphFramEx).** Fidelity± for model and phenomenon explanations at
+//!   the mask `m`, the characterization score, and the fidelity-curve AUC over
+//!   the fractions `ρ` (`x = ρ`). With two classes the model and phenomenon
+//!   variants are equal: `|[ŷ = y] − [ŷ' = y]| = [ŷ ≠ ŷ']` when there are only
+//!   two classes.
+//! - **DIG.** Fidelity+ `= mean_i (p_c(G_i) − p_c(G_i ∖ m_i))`, Fidelity−
+//!   `= mean_i (p_c(G_i) − p_c(m_i))`, sparsity `mean_i (1 − |m_i| / E_i)`.
+//!   DIG's `control_sparsity` keeps the top `(1 − s)` of the edges, which is
+//!   [`MaskRule::Sparsity`]; DIG's benchmarks explain the true label (make the
+//!   attributions with `--target label` for exactly their protocol).
+//! - **Ground truth.** ROC-AUC, and precision, recall, F1 of the mask `m`
+//!   against the marks, per graph, then the mean over the graphs with marked
+//!   edges and pooled; also per true label.
+//!
+//! Graphs without edges take part in the fidelities (every masked graph is then
+//! the full graph), but not in the sparsities (`E = 0`) or ground truth.
+
+use super::fidelity::{
+    characterization_score, check_weights, contrastivity, fidelity_curve_auc, mean,
+    probability_drop, pyg_fidelity_model, pyg_fidelity_phenomenon,
+};
+use super::ground_truth::{GraphGroundTruth, GroundTruthSummary};
+use super::masks::{edge_scores, keep_count, pope_binarize, top_k_mask, MaskRule, Ranking};
+use crate::cpu::network::{forward, Activations, LocalGraph};
+use crate::{Error, GraphBatch, GraphConvNet, Result};
+use rayon::prelude::*;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Settings of an evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalConfig {
+    /// How edges are ranked by their attributions.
+    pub ranking: Ranking,
+    /// The hard mask of the PyG, DIG and ground-truth metrics.
+    pub mask: MaskRule,
+    /// Fractions `ρ` of edges kept for the fidelity curve, ascending, each in `[0, 1]`.
+    pub curve: Vec<f64>,
+    /// Pope et al.'s binarization threshold on the max-normalized scores.
+    pub pope_threshold: f64,
+    /// The characterization score's weights `(w+, w−)`, summing to 1.
+    pub charact_weights: (f64, f64),
+}
+
+impl Default for EvalConfig {
+    /// `|a|` ranking, DIG's default sparsity 0.7, curve `ρ = 0.1, 0.2, …, 0.9`,
+    /// Pope's threshold 0.01, PyG's default weights `(0.5, 0.5)`.
+    fn default() -> Self {
+        EvalConfig {
+            ranking: Ranking::Abs,
+            mask: MaskRule::Sparsity(0.7),
+            curve: (1..=9).map(|k| k as f64 / 10.0).collect(),
+            pope_threshold: 0.01,
+            charact_weights: (0.5, 0.5),
+        }
+    }
+}
+
+impl EvalConfig {
+    /// Checks every setting.
+    pub fn validate(&self) -> Result<()> {
+        self.mask.validate()?;
+        if let Some(r) = self.curve.iter().find(|r| !(0.0..=1.0).contains(*r)) {
+            return Err(Error::Config(format!(
+                "curve fraction {r} is outside [0, 1]"
+            )));
+        }
+        if self
+            .curve
+            .windows(2)
+            .any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater))
+        {
+            return Err(Error::Config(
+                "curve fractions must be strictly ascending".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.pope_threshold) {
+            return Err(Error::Config(format!(
+                "Pope threshold {} is outside [0, 1)",
+                self.pope_threshold
+            )));
+        }
+        check_weights(self.charact_weights.0, self.charact_weights.1)
+    }
+}
+
+/// One set of attributions over a batch: the edge attributions and the class
+/// each graph's attributions explain.
+#[derive(Debug, Clone, Copy)]
+pub struct Explanation<'a> {
+    /// Edge attributions `[E]`, in the batch's edge order.
+    pub edge_attr: &'a [f64],
+    /// Explained class of every graph `[G]`.
+    pub target: &'a [usize],
+}
+
+/// The model's answer on one (masked) graph.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    /// Arg-max class (the first on ties).
+    pub prediction: usize,
+    /// Probability of the explained class.
+    pub p_target: f64,
+}
+
+/// One point of the fidelity curve of one graph.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurvePoint {
+    /// Edges in the explanation, `⌊ρ · E⌋`.
+    pub kept_edges: usize,
+    /// With only those edges.
+    pub kept: Outcome,
+    /// With those edges removed.
+    pub removed: Outcome,
+}
+
+/// Everything measured on one graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphEval {
+    /// Number of directed edges `E`.
+    pub num_edges: usize,
+    /// The true label, when the data have labels.
+    pub label: Option<i64>,
+    /// The explained class `c`.
+    pub target: usize,
+    /// Log-probabilities on the full graph.
+    pub log_probs: Vec<f64>,
+    /// The full graph.
+    pub full: Outcome,
+    /// Edges in the hard mask `m`.
+    pub kept_edges: usize,
+    /// Only the mask's edges.
+    pub kept: Outcome,
+    /// The mask's edges removed.
+    pub removed: Outcome,
+    /// Pope et al.'s salient edges `|m̂|`.
+    pub pope_salient: usize,
+    /// The salient edges occluded.
+    pub pope_occluded: Outcome,
+    /// The fidelity curve, one point per fraction of [`EvalConfig::curve`].
+    pub curve: Vec<CurvePoint>,
+    /// Pope et al.'s contrastivity against the second explanation; `None`
+    /// without one, when both explain the same class, or when neither has
+    /// salient edges.
+    pub contrastivity: Option<f64>,
+    /// Ground-truth scores, when the data have marks.
+    pub ground_truth: Option<GraphGroundTruth>,
+}
+
+/// Fidelity+ and Fidelity− with their characterization score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FidelityPair {
+    /// Fidelity+ (explanation removed).
+    pub fid_plus: f64,
+    /// Fidelity− (only the explanation kept).
+    pub fid_minus: f64,
+    /// `1 / (w+ / fid+ + w− / (1 − fid−))`.
+    pub characterization: f64,
+}
+
+/// A fidelity curve over the fractions `x`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// Fidelity+ at every fraction.
+    pub fid_plus: Vec<f64>,
+    /// Fidelity− at every fraction.
+    pub fid_minus: Vec<f64>,
+    /// PyG's `fidelity_curve_auc`; `None` where some `fid− = 1` or fewer than 2 points.
+    pub auc: Option<f64>,
+}
+
+/// Pope et al.'s metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PopeMetrics {
+    /// `acc(G) − acc(G ∖ m̂)` against the true labels; `None` without labels.
+    pub fidelity_accuracy: Option<f64>,
+    /// `mean_i (p_c(G_i) − p_c(G_i ∖ m̂_i))`.
+    pub fidelity_probability: f64,
+    /// Mean contrastivity; `None` without a second explanation.
+    pub contrastivity: Option<f64>,
+    /// Graphs in that mean.
+    pub contrastivity_graphs: usize,
+    /// `mean_i (1 − |m̂_i| / E_i)` over the graphs with edges.
+    pub sparsity: Option<f64>,
+}
+
+/// PyG's metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PygMetrics {
+    /// Model explanations (against the model's prediction).
+    pub model: FidelityPair,
+    /// Phenomenon explanations (against the true label); `None` without labels.
+    pub phenomenon: Option<FidelityPair>,
+    /// The curve's `x`: fractions of edges kept.
+    pub curve_x: Vec<f64>,
+    /// Model fidelity along the curve.
+    pub curve_model: Curve,
+    /// Phenomenon fidelity along the curve; `None` without labels.
+    pub curve_phenomenon: Option<Curve>,
+}
+
+/// DIG's metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DigMetrics {
+    /// `mean_i (p_c(G_i) − p_c(G_i ∖ m_i))`.
+    pub fidelity_plus: f64,
+    /// `mean_i (p_c(G_i) − p_c(m_i))`.
+    pub fidelity_minus: f64,
+    /// `mean_i (1 − |m_i| / E_i)` over the graphs with edges.
+    pub sparsity: Option<f64>,
+}
+
+/// Ground-truth scores over the dataset and per true label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroundTruthReport {
+    /// All graphs.
+    pub all: GroundTruthSummary,
+    /// The graphs of each true label (when the data have labels).
+    pub by_label: BTreeMap<i64, GroundTruthSummary>,
+}
+
+/// The result of [`evaluate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalReport {
+    /// The settings used.
+    pub config: EvalConfig,
+    /// Per-graph measurements, in batch order.
+    pub graphs: Vec<GraphEval>,
+    /// The model's accuracy on the full graphs; `None` without labels.
+    pub accuracy: Option<f64>,
+    /// Graphs with at least one edge (those of the sparsities).
+    pub graphs_with_edges: usize,
+    /// Pope et al.
+    pub pope: PopeMetrics,
+    /// PyG.
+    pub pyg: PygMetrics,
+    /// DIG.
+    pub dig: DigMetrics,
+    /// Ground truth; `None` when the data have no marks.
+    pub ground_truth: Option<GroundTruthReport>,
+}
+
+fn check_explanation(
+    what: &str,
+    e: &Explanation<'_>,
+    batch: &GraphBatch,
+    classes: usize,
+) -> Result<()> {
+    if e.edge_attr.len() != batch.num_edges() {
+        return Err(Error::Mismatch(format!(
+            "{what}: {} edge attributions for {} edges",
+            e.edge_attr.len(),
+            batch.num_edges()
+        )));
+    }
+    if e.target.len() != batch.num_graphs() {
+        return Err(Error::Mismatch(format!(
+            "{what}: {} targets for {} graphs",
+            e.target.len(),
+            batch.num_graphs()
+        )));
+    }
+    if let Some(g) = e.target.iter().position(|&t| t >= classes) {
+        return Err(Error::Mismatch(format!(
+            "{what}: graph {g} explains class {}, but the model has {classes} classes",
+            e.target[g]
+        )));
+    }
+    if let Some(i) = e.edge_attr.iter().position(|v| !v.is_finite()) {
+        let g = batch.edge_ptr().partition_point(|&p| p <= i) - 1;
+        return Err(Error::Mismatch(format!(
+            "{what}: the attribution of edge {i} (graph {g}) is {}, not a finite number",
+            e.edge_attr[i]
+        )));
+    }
+    Ok(())
+}
+
+/// Arg-max (the first class on ties) and the target's probability.
+fn outcome(log_probs: &[f64], target: usize) -> Outcome {
+    let mut best = 0;
+    for (k, &v) in log_probs.iter().enumerate() {
+        if v > log_probs[best] {
+            best = k;
+        }
+    }
+    Outcome {
+        prediction: best,
+        p_target: log_probs[target].exp(),
+    }
+}
+
+/// One graph's inputs and scratch space.
+struct Runner<'a> {
+    model: &'a GraphConvNet,
+    g: LocalGraph,
+    x: Vec<f64>,
+    target: usize,
+}
+
+impl Runner<'_> {
+    fn run(&self, w: &[f64], act: &mut Activations) -> Outcome {
+        forward(self.model, &self.g, &self.x, w, act);
+        outcome(&act.log_probs, self.target)
+    }
+
+    /// Outcomes with only the masked edges, and with them removed.
+    fn kept_removed(&self, m: &[bool], act: &mut Activations) -> (Outcome, Outcome) {
+        let w: Vec<f64> = m.iter().map(|&b| f64::from(u8::from(b))).collect();
+        let kept = self.run(&w, act);
+        let w: Vec<f64> = m.iter().map(|&b| f64::from(u8::from(!b))).collect();
+        (kept, self.run(&w, act))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn eval_graph(
+    model: &GraphConvNet,
+    batch: &GraphBatch,
+    gi: usize,
+    main: &Explanation<'_>,
+    other: Option<&Explanation<'_>>,
+    cfg: &EvalConfig,
+    act: &mut Activations,
+) -> GraphEval {
+    let gr = batch.graph(gi);
+    let f = batch.num_features();
+    let runner = Runner {
+        model,
+        g: LocalGraph::from_batch(batch, gi),
+        x: batch.features()[gr.nodes.start * f..gr.nodes.end * f]
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect(),
+        target: main.target[gi],
+    };
+    let e = gr.num_edges();
+    let scores = edge_scores(&main.edge_attr[gr.edges.clone()], cfg.ranking);
+    let full = runner.run(&vec![1.0; e], act);
+    let log_probs = act.log_probs.clone();
+
+    let m = cfg.mask.mask(&scores);
+    let (kept, removed) = runner.kept_removed(&m, act);
+
+    let salient = pope_binarize(&scores, cfg.pope_threshold);
+    let w: Vec<f64> = salient.iter().map(|&b| f64::from(u8::from(!b))).collect();
+    let pope_occluded = runner.run(&w, act);
+
+    let curve = cfg
+        .curve
+        .iter()
+        .map(|&rho| {
+            let k = keep_count(e, rho);
+            let mk = top_k_mask(&scores, k);
+            let (kept, removed) = if mk == m {
+                (kept, removed)
+            } else {
+                runner.kept_removed(&mk, act)
+            };
+            CurvePoint {
+                kept_edges: k,
+                kept,
+                removed,
+            }
+        })
+        .collect();
+
+    let contrastivity = other.and_then(|o| {
+        if o.target[gi] == main.target[gi] {
+            return None;
+        }
+        let s = edge_scores(&o.edge_attr[gr.edges.clone()], cfg.ranking);
+        contrastivity(&salient, &pope_binarize(&s, cfg.pope_threshold))
+    });
+
+    let ground_truth = batch
+        .edge_gt()
+        .map(|gt| GraphGroundTruth::of(&scores, &m, &gt[gr.edges.clone()]));
+
+    GraphEval {
+        num_edges: e,
+        label: batch.graph_labels().map(|l| l[gi]),
+        target: main.target[gi],
+        log_probs,
+        full,
+        kept_edges: m.iter().filter(|&&b| b).count(),
+        kept,
+        removed,
+        pope_salient: salient.iter().filter(|&&b| b).count(),
+        pope_occluded,
+        curve,
+        contrastivity,
+        ground_truth,
+    }
+}
+
+/// Runs every metric over every graph of `batch`.
+///
+/// `main` holds the attributions to score; `other`, optional, a second set for
+/// the same graphs explaining other classes (Pope et al.'s contrastivity; graphs
+/// where both explain the same class are left out of it). Labels and
+/// ground-truth marks come from the batch when it has them.
+pub fn evaluate(
+    model: &GraphConvNet,
+    batch: &GraphBatch,
+    main: &Explanation<'_>,
+    other: Option<&Explanation<'_>>,
+    cfg: &EvalConfig,
+) -> Result<EvalReport> {
+    cfg.validate()?;
+    if model.num_features() != batch.num_features() {
+        return Err(Error::Mismatch(format!(
+            "the model takes {} node features, the data have {}",
+            model.num_features(),
+            batch.num_features()
+        )));
+    }
+    let classes = model.num_classes();
+    check_explanation("attributions", main, batch, classes)?;
+    if let Some(o) = other {
+        check_explanation("second attributions", o, batch, classes)?;
+    }
+    let graphs: Vec<GraphEval> = (0..batch.num_graphs())
+        .into_par_iter()
+        .map_init(Activations::default, |act, g| {
+            eval_graph(model, batch, g, main, other, cfg, act)
+        })
+        .collect();
+    Ok(reduce(graphs, batch, main, other.is_some(), cfg))
+}
+
+fn reduce(
+    graphs: Vec<GraphEval>,
+    batch: &GraphBatch,
+    main: &Explanation<'_>,
+    has_other: bool,
+    cfg: &EvalConfig,
+) -> EvalReport {
+    let (wp, wm) = cfg.charact_weights;
+    let pair = |(p, m): (f64, f64)| FidelityPair {
+        fid_plus: p,
+        fid_minus: m,
+        // The weights were checked in `validate`.
+        characterization: characterization_score(p, m, wp, wm).unwrap_or(f64::NAN),
+    };
+    let col = |f: &dyn Fn(&GraphEval) -> f64| graphs.iter().map(f).collect::<Vec<f64>>();
+    let preds = |f: &dyn Fn(&GraphEval) -> usize| graphs.iter().map(f).collect::<Vec<usize>>();
+    let labels: Option<Vec<i64>> = batch.graph_labels().map(<[i64]>::to_vec);
+    let pred = preds(&|g| g.full.prediction);
+    let accuracy_of = |p: &[usize]| {
+        labels.as_ref().map(|l| {
+            let hits = l.iter().zip(p).filter(|(&y, &q)| y == q as i64).count();
+            hits as f64 / l.len().max(1) as f64
+        })
+    };
+    let accuracy = accuracy_of(&pred);
+    let p_full = col(&|g| g.full.p_target);
+
+    // Pope et al.
+    let occluded = preds(&|g| g.pope_occluded.prediction);
+    let contrast: Vec<f64> = graphs.iter().filter_map(|g| g.contrastivity).collect();
+    let with_edges: Vec<&GraphEval> = graphs.iter().filter(|g| g.num_edges > 0).collect();
+    let sparsity_of = |k: &dyn Fn(&GraphEval) -> usize| {
+        let v: Vec<f64> = with_edges
+            .iter()
+            .map(|g| 1.0 - k(g) as f64 / g.num_edges as f64)
+            .collect();
+        mean(&v)
+    };
+    let pope = PopeMetrics {
+        fidelity_accuracy: accuracy.zip(accuracy_of(&occluded)).map(|(a, b)| a - b),
+        fidelity_probability: probability_drop(&p_full, &col(&|g| g.pope_occluded.p_target))
+            .unwrap_or(0.0),
+        contrastivity: if has_other { mean(&contrast) } else { None },
+        contrastivity_graphs: contrast.len(),
+        sparsity: sparsity_of(&|g| g.pope_salient),
+    };
+
+    // PyG, at the mask and along the curve.
+    let removed = preds(&|g| g.removed.prediction);
+    let kept = preds(&|g| g.kept.prediction);
+    let model_pair = pyg_fidelity_model(&pred, &removed, &kept).unwrap_or((0.0, 0.0));
+    let phen_pair = labels
+        .as_ref()
+        .and_then(|l| pyg_fidelity_phenomenon(l, &pred, &removed, &kept));
+    let n_points = cfg.curve.len();
+    let mut curve_model = Curve {
+        fid_plus: Vec::with_capacity(n_points),
+        fid_minus: Vec::with_capacity(n_points),
+        auc: None,
+    };
+    let mut curve_phen = labels.as_ref().map(|_| curve_model.clone());
+    for k in 0..n_points {
+        let r = preds(&|g| g.curve[k].removed.prediction);
+        let s = preds(&|g| g.curve[k].kept.prediction);
+        let (p, m) = pyg_fidelity_model(&pred, &r, &s).unwrap_or((0.0, 0.0));
+        curve_model.fid_plus.push(p);
+        curve_model.fid_minus.push(m);
+        if let (Some(c), Some(l)) = (curve_phen.as_mut(), labels.as_ref()) {
+            let (p, m) = pyg_fidelity_phenomenon(l, &pred, &r, &s).unwrap_or((0.0, 0.0));
+            c.fid_plus.push(p);
+            c.fid_minus.push(m);
+        }
+    }
+    let auc = |c: &Curve| {
+        if n_points < 2 {
+            return None;
+        }
+        fidelity_curve_auc(&c.fid_plus, &c.fid_minus, &cfg.curve)
+            .ok()
+            .flatten()
+    };
+    curve_model.auc = auc(&curve_model);
+    if let Some(c) = curve_phen.as_mut() {
+        c.auc = auc(c);
+    }
+    let pyg = PygMetrics {
+        model: pair(model_pair),
+        phenomenon: phen_pair.map(pair),
+        curve_x: cfg.curve.clone(),
+        curve_model,
+        curve_phenomenon: curve_phen,
+    };
+
+    // DIG.
+    let dig = DigMetrics {
+        fidelity_plus: probability_drop(&p_full, &col(&|g| g.removed.p_target)).unwrap_or(0.0),
+        fidelity_minus: probability_drop(&p_full, &col(&|g| g.kept.p_target)).unwrap_or(0.0),
+        sparsity: sparsity_of(&|g| g.kept_edges),
+    };
+
+    // Ground truth.
+    let ground_truth = batch.edge_gt().map(|gt| {
+        let per: Vec<Option<GraphGroundTruth>> =
+            graphs.iter().map(|g| g.ground_truth.clone()).collect();
+        let scores = edge_scores(main.edge_attr, cfg.ranking);
+        let ptr = batch.edge_ptr();
+        let all = GroundTruthSummary::of(&per, &scores, gt, ptr, 0..graphs.len());
+        let mut by_label = BTreeMap::new();
+        if let Some(l) = &labels {
+            let mut classes: Vec<i64> = l.clone();
+            classes.sort_unstable();
+            classes.dedup();
+            for c in classes {
+                let idx = (0..graphs.len()).filter(|&g| l[g] == c);
+                by_label.insert(c, GroundTruthSummary::of(&per, &scores, gt, ptr, idx));
+            }
+        }
+        GroundTruthReport { all, by_label }
+    });
+
+    let graphs_with_edges = with_edges.len();
+    EvalReport {
+        config: cfg.clone(),
+        graphs,
+        accuracy,
+        graphs_with_edges,
+        pope,
+        pyg,
+        dig,
+        ground_truth,
+    }
+}
+
+/// A per-graph JSON column from the outcomes of each graph.
+type OutcomeColumn = (&'static str, fn(&GraphEval) -> Outcome);
+/// A per-graph JSON column from each curve point.
+type CurveColumn = (&'static str, fn(&CurvePoint) -> usize);
+/// A per-graph JSON column from the ground-truth scores.
+type GroundTruthColumn = (&'static str, fn(&GraphGroundTruth) -> Value);
+
+fn gt_json(s: &GroundTruthSummary) -> Value {
+    json!({
+        "graphs": s.graphs,
+        "auc_graphs": s.auc_graphs,
+        "mean_auc": s.mean_auc,
+        "pooled_auc": s.pooled_auc,
+        "mean_precision": s.mean_precision,
+        "mean_recall": s.mean_recall,
+        "mean_f1": s.mean_f1,
+        "pooled_precision": (s.graphs > 0).then(|| s.pooled.precision()),
+        "pooled_recall": (s.graphs > 0).then(|| s.pooled.recall()),
+        "pooled_f1": (s.graphs > 0).then(|| s.pooled.f1()),
+        "pooled_counts": {"tp": s.pooled.tp, "fp": s.pooled.fp, "fn": s.pooled.fn_, "tn": s.pooled.tn},
+        "mean_precision_at_marked": s.mean_precision_at_marked,
+    })
+}
+
+fn pair_json(p: &FidelityPair) -> Value {
+    json!({"fid_plus": p.fid_plus, "fid_minus": p.fid_minus, "characterization": p.characterization})
+}
+
+fn curve_json(c: &Curve) -> Value {
+    json!({"fid_plus": c.fid_plus, "fid_minus": c.fid_minus, "auc": c.auc})
+}
+
+impl EvalReport {
+    /// Every value as JSON: settings, dataset-level metrics and per-graph
+    /// columns (one array per quantity, in batch order; `null` where undefined).
+    pub fn to_json(&self) -> Value {
+        let c = &self.config;
+        let mask = match c.mask {
+            MaskRule::Sparsity(s) => json!({"rule": "sparsity", "sparsity": s}),
+            MaskRule::Fraction(r) => json!({"rule": "fraction", "fraction": r}),
+            MaskRule::Threshold(t) => json!({"rule": "threshold", "threshold": t}),
+        };
+        let g = &self.graphs;
+        let mut pg = serde_json::Map::new();
+        let mut put = |k: &str, v: Value| {
+            pg.insert(k.to_string(), v);
+        };
+        put(
+            "num_edges",
+            json!(g.iter().map(|x| x.num_edges).collect::<Vec<_>>()),
+        );
+        put(
+            "label",
+            json!(g.iter().map(|x| x.label).collect::<Vec<_>>()),
+        );
+        put(
+            "target",
+            json!(g.iter().map(|x| x.target).collect::<Vec<_>>()),
+        );
+        put(
+            "log_probs",
+            json!(g.iter().map(|x| &x.log_probs).collect::<Vec<_>>()),
+        );
+        put(
+            "kept_edges",
+            json!(g.iter().map(|x| x.kept_edges).collect::<Vec<_>>()),
+        );
+        put(
+            "pope_salient",
+            json!(g.iter().map(|x| x.pope_salient).collect::<Vec<_>>()),
+        );
+        put(
+            "contrastivity",
+            json!(g.iter().map(|x| x.contrastivity).collect::<Vec<_>>()),
+        );
+        let outcomes: [OutcomeColumn; 4] = [
+            ("full", |x| x.full),
+            ("kept", |x| x.kept),
+            ("removed", |x| x.removed),
+            ("pope_occluded", |x| x.pope_occluded),
+        ];
+        for (name, f) in outcomes {
+            put(
+                &format!("{name}_prediction"),
+                json!(g.iter().map(|x| f(x).prediction).collect::<Vec<_>>()),
+            );
+            put(
+                &format!("{name}_p_target"),
+                json!(g.iter().map(|x| f(x).p_target).collect::<Vec<_>>()),
+            );
+        }
+        let curve: [CurveColumn; 3] = [
+            ("curve_kept_edges", |p| p.kept_edges),
+            ("curve_kept_prediction", |p| p.kept.prediction),
+            ("curve_removed_prediction", |p| p.removed.prediction),
+        ];
+        for (name, f) in curve {
+            let v: Vec<Vec<usize>> = g.iter().map(|x| x.curve.iter().map(f).collect()).collect();
+            put(name, json!(v));
+        }
+        if g.iter().any(|x| x.ground_truth.is_some()) {
+            let cols: [GroundTruthColumn; 6] = [
+                ("gt_marked", |x| json!(x.marked)),
+                ("gt_auc", |x| json!(x.auc)),
+                ("gt_precision", |x| {
+                    json!((x.marked > 0).then(|| x.confusion.precision()))
+                }),
+                ("gt_recall", |x| {
+                    json!((x.marked > 0).then(|| x.confusion.recall()))
+                }),
+                ("gt_f1", |x| json!((x.marked > 0).then(|| x.confusion.f1()))),
+                ("gt_precision_at_marked", |x| json!(x.precision_at_marked)),
+            ];
+            for (name, f) in cols {
+                let v: Vec<Value> = g
+                    .iter()
+                    .map(|x| x.ground_truth.as_ref().map_or(Value::Null, f))
+                    .collect();
+                put(name, Value::Array(v));
+            }
+        }
+        let per_graph = Value::Object(pg);
+        let gt = self.ground_truth.as_ref().map(|r| {
+            let by: serde_json::Map<String, Value> = r
+                .by_label
+                .iter()
+                .map(|(k, v)| (k.to_string(), gt_json(v)))
+                .collect();
+            json!({"all": gt_json(&r.all), "by_label": by})
+        });
+        json!({
+            "settings": {
+                "ranking": c.ranking.to_string(),
+                "mask": mask,
+                "tie_break": "lower edge index",
+                "curve_fractions": c.curve,
+                "pope_threshold": c.pope_threshold,
+                "charact_weights": [c.charact_weights.0, c.charact_weights.1],
+            },
+            "graphs": self.graphs.len(),
+            "graphs_with_edges": self.graphs_with_edges,
+            "edges": self.graphs.iter().map(|g| g.num_edges).sum::<usize>(),
+            "accuracy": self.accuracy,
+            "pope": {
+                "fidelity_accuracy": self.pope.fidelity_accuracy,
+                "fidelity_probability": self.pope.fidelity_probability,
+                "contrastivity": self.pope.contrastivity,
+                "contrastivity_graphs": self.pope.contrastivity_graphs,
+                "sparsity": self.pope.sparsity,
+            },
+            "pyg": {
+                "model": pair_json(&self.pyg.model),
+                "phenomenon": self.pyg.phenomenon.as_ref().map(pair_json),
+                "curve_x": self.pyg.curve_x,
+                "curve_model": curve_json(&self.pyg.curve_model),
+                "curve_phenomenon": self.pyg.curve_phenomenon.as_ref().map(curve_json),
+            },
+            "dig": {
+                "fidelity_plus": self.dig.fidelity_plus,
+                "fidelity_minus": self.dig.fidelity_minus,
+                "sparsity": self.dig.sparsity,
+            },
+            "ground_truth": gt,
+            "per_graph": per_graph,
+        })
+    }
+}
