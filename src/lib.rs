@@ -65,7 +65,7 @@ pub fn explain(
     explain_with_progress(model, batch, config, device, &|_| {})
 }
 
-/// Like [`explain`], calling `progress(k)` as each group of `k` graphs finishes.
+/// Like [`explain()`], calling `progress(k)` as each group of `k` graphs finishes.
 pub fn explain_with_progress(
     model: &GraphConvNet,
     batch: &GraphBatch,

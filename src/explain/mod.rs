@@ -1,6 +1,6 @@
 //! What to explain and how: methods, inputs, targets, baselines and results.
 //!
-//! This module is backend-independent. [`crate::explain`] dispatches an
+//! This module is backend-independent. [`crate::explain()`] dispatches an
 //! [`ExplainConfig`] to a backend (the CPU reference today) and returns
 //! [`Attributions`].
 

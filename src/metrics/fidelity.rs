@@ -3,7 +3,7 @@
 //! These functions take what the forward passes produced (predicted classes
 //! and probabilities with the full graph, with only the explanation, and with
 //! the explanation removed) and reduce them over the graphs. The forward passes
-//! themselves are in [`super::evaluate`]. Notation, per graph `i`:
+//! themselves are in [`super::evaluate()`]. Notation, per graph `i`:
 //! `ŷ_i` the model's prediction (arg-max, first class on ties) on the full graph,
 //! `ŷ_i^S` with only the explanation's edges (edge weights `m`),
 //! `ŷ_i^{C∖S}` with them removed (edge weights `1 − m`), `y_i` the true label,

@@ -4,7 +4,7 @@
 //! - [`masks`]: hard edge masks from attributions (top-k, threshold, Pope et al.'s binarization).
 //! - [`fidelity`]: the formulas of Pope et al. (CVPR 2019), PyG (GraphFramEx) and DIG.
 //! - [`ground_truth`]: ROC-AUC, precision, recall and F1 against `NAME_edge_gt.txt`.
-//! - [`evaluate`] (CPU reference): the forward passes with masked edge weights
+//! - [`evaluate()`] (CPU reference): the forward passes with masked edge weights
 //!   for every graph in parallel, and every metric over the dataset.
 
 #[cfg(feature = "cpu-ref")]
