@@ -27,6 +27,7 @@
 #define GI_FINISH_IG 0
 #define GI_FINISH_SALIENCY 1
 #define GI_FINISH_IXG 2
+#define GI_FINISH_GRAD 3
 
 struct FusedNet {
     const float* p;
@@ -250,7 +251,8 @@ __device__ float* fused_backward(const FusedNet& net, const FusedGraph& g, Fused
 // for every graph of the chunk.
 //   mode: GI_MODE_EDGES (edge mask, input 1, baseline 0) or GI_MODE_NODES
 //         (features, baseline `base`, null = zeros; edge weights 1).
-//   finish: GI_FINISH_IG (sum * (input - baseline)), _SALIENCY (|sum|), _IXG (sum * input).
+//   finish: GI_FINISH_IG (sum * (input - baseline)), _SALIENCY (|sum|), _IXG (sum * input),
+//           _GRAD (the sum itself: IG without multiply_by_inputs).
 //   target[g]: the class explained for graph g.
 //   attr: [E] (edges) or [N, F] (nodes); delta, f_in, f_base: [G].
 GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict__ edge_ptr,

@@ -96,7 +96,7 @@ fn run(fixture: &str, full: &GraphBatch) {
             ..Default::default()
         };
         let ig = Method::IntegratedGradients;
-        for rule in Rule::ALL {
+        for rule in Rule::CAPTUM {
             let name = rule.captum_name();
             let a = explain(
                 &model,
@@ -261,7 +261,7 @@ fn rule_tables_match_captum() {
     let meta = fx.metadata().unwrap();
     let rejected: Vec<&str> = meta["rejected"].split(',').collect();
     let mut checked = 0;
-    for rule in Rule::ALL {
+    for rule in Rule::CAPTUM {
         for n in meta["steps"].split(',') {
             let key = format!("{}:{n}", rule.captum_name());
             let n: usize = n.parse().unwrap();

@@ -479,3 +479,96 @@ fn invalid_settings_are_clear_errors() {
         .to_string();
     assert!(e.contains("CUDA"), "{e}");
 }
+
+#[test]
+fn ig_options_multiply_by_inputs_per_graph_baseline_and_corrected_trapezoid() {
+    let mut r = rng(100);
+    let model = random_model(&mut r, 3, &[6, 5], 6, 2, Pool::Add);
+    let batch = edge_case_batch(&mut r, 3);
+    let g = batch.num_graphs();
+    let rows: Vec<f32> = (0..g * 3).map(|i| (i % 7) as f32 * 0.15 - 0.4).collect();
+    let per_graph = ExplainConfig {
+        node_baseline: NodeBaseline::PerGraph(rows.clone()),
+        ..ig(Target::Class(1), Wrt::Both, Rule::GaussLegendre, 16)
+    };
+    // A per-graph baseline is the full tensor with each graph's row repeated.
+    let full: Vec<f32> = batch
+        .graphs()
+        .flat_map(|gr| {
+            gr.nodes
+                .flat_map(|_| rows[gr.index * 3..gr.index * 3 + 3].to_vec())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let tensor = ExplainConfig {
+        node_baseline: NodeBaseline::Tensor(full.clone()),
+        ..per_graph.clone()
+    };
+    let a = explain(&model, &batch, &per_graph, Device::Cpu).unwrap();
+    assert_eq!(a, explain(&model, &batch, &tensor, Device::Cpu).unwrap());
+    // Without multiply_by_inputs the node attributions are the integrated gradients
+    // themselves; edge masks (input − baseline = 1) do not change.
+    let plain = explain(
+        &model,
+        &batch,
+        &ExplainConfig {
+            multiply_by_inputs: false,
+            ..per_graph.clone()
+        },
+        Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(plain.edge, a.edge);
+    let x = batch.features();
+    for (k, (p, m)) in plain
+        .node
+        .as_ref()
+        .unwrap()
+        .iter()
+        .zip(a.node.as_ref().unwrap())
+        .enumerate()
+    {
+        let diff = x[k] as f64 - full[k] as f64;
+        assert!(
+            (p * diff - m).abs() <= 1e-12 * (1.0 + m.abs()),
+            "feature {k}: {p} * {diff} vs {m}"
+        );
+    }
+    // The corrected trapezoid: captum's points, weights summing to 1, exact on linear paths.
+    for n in [2usize, 3, 10, 50] {
+        let t = Rule::Trapezoid.table(n).unwrap();
+        assert_eq!(t.alphas, Rule::RiemannTrapezoid.table(n).unwrap().alphas);
+        let sum: f64 = t.weights.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-6, "n = {n}: weights sum to {sum}");
+        let integral: f64 = t
+            .alphas
+            .iter()
+            .zip(&t.weights)
+            .map(|(a, w)| w * (2.0 * a + 1.0))
+            .sum();
+        assert!(
+            (integral - 2.0).abs() < 1e-6,
+            "n = {n}: ∫(2a+1) = {integral}"
+        );
+    }
+    assert!(Rule::Trapezoid.table(1).is_err());
+    // Invalid per-graph baselines.
+    let bad = ExplainConfig {
+        node_baseline: NodeBaseline::PerGraph(vec![0.0; 5]),
+        ..per_graph.clone()
+    };
+    assert!(explain(&model, &batch, &bad, Device::Cpu)
+        .unwrap_err()
+        .to_string()
+        .contains("G*F"));
+    let mut nan = rows.clone();
+    nan[4] = f32::NAN;
+    let bad = ExplainConfig {
+        node_baseline: NodeBaseline::PerGraph(nan),
+        ..per_graph
+    };
+    assert!(explain(&model, &batch, &bad, Device::Cpu)
+        .unwrap_err()
+        .to_string()
+        .contains("graph 1"));
+}

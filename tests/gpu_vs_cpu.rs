@@ -266,6 +266,20 @@ fn baselines_targets_and_adaptive_steps_match_the_cpu() {
             )
         }),
     );
+    check_all(
+        "per-graph baseline, no multiply_by_inputs, corrected trapezoid",
+        &model,
+        &batch,
+        &ExplainConfig {
+            node_baseline: NodeBaseline::PerGraph(
+                (0..batch.num_graphs() * 4)
+                    .map(|i| (i % 3) as f32 * 0.3)
+                    .collect(),
+            ),
+            multiply_by_inputs: false,
+            ..cfg(Method::IntegratedGradients, Wrt::Both, Rule::Trapezoid, 9)
+        },
+    );
     // Adaptive: the tolerance is far from the deltas' f32 noise, so CPU and device
     // choose the same steps.
     check_all(

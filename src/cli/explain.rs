@@ -6,8 +6,8 @@ use graph_ig::metrics::ground_truth_auc;
 use graph_ig::sweep::{sha256_hex, Sweep};
 use graph_ig::synthetic::{self, SyntheticConfig};
 use graph_ig::{
-    default_model, Adaptive, Device, Error, ExplainConfig, GraphBatch, GraphConvNet, Method, Pool,
-    Result, Rule, Target, Wrt,
+    default_model, Adaptive, Device, Error, ExplainConfig, GraphBatch, GraphConvNet, Method,
+    NodeBaseline, Pool, Result, Rule, Target, Wrt,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -38,7 +38,8 @@ pub struct ExplainArgs {
     /// Integration steps for IG (the starting count with --delta-tol).
     #[arg(long, default_value_t = 50)]
     steps: usize,
-    /// gauss-legendre, riemann-left, riemann-right, riemann-middle or riemann-trapezoid.
+    /// gauss-legendre, riemann-left, riemann-right, riemann-middle, riemann-trapezoid
+    /// (all captum's), or trapezoid (the trapezoid rule with weights summing to 1).
     #[arg(long, default_value = "gauss-legendre")]
     rule: String,
     /// predicted, label or a class number.
@@ -66,6 +67,13 @@ pub struct ExplainArgs {
     /// (default: half the free memory). Results do not depend on it.
     #[arg(long)]
     memory_budget: Option<usize>,
+    /// IG over node features: do not multiply by (input − baseline) (captum's
+    /// multiply_by_inputs=False). Edge masks are unaffected.
+    #[arg(long)]
+    no_multiply_by_inputs: bool,
+    /// IG over node features: one baseline value for every feature of every node (default 0).
+    #[arg(long, allow_negative_numbers = true)]
+    node_baseline: Option<f32>,
     /// GPU paths: `auto` (the fused kernel where a graph fits it, layered elsewhere)
     /// or `layered`.
     #[arg(long, default_value = "auto")]
@@ -192,7 +200,10 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         adaptive,
         memory_budget: args.memory_budget.map(|m| m << 20),
         gpu_kernel: args.gpu_kernel.parse()?,
-        ..Default::default()
+        multiply_by_inputs: !args.no_multiply_by_inputs,
+        node_baseline: args
+            .node_baseline
+            .map_or(NodeBaseline::Zeros, NodeBaseline::Constant),
     };
     let mut metadata = BTreeMap::new();
     for (k, v) in [
@@ -215,6 +226,11 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             adaptive.map_or("none".into(), |a| a.max_steps.to_string()),
         ),
         ("device", device.to_string()),
+        ("multiply_by_inputs", config.multiply_by_inputs.to_string()),
+        (
+            "node_baseline",
+            args.node_baseline.map_or("0".into(), |v| v.to_string()),
+        ),
         ("graph_ig_version", env!("CARGO_PKG_VERSION").to_string()),
     ] {
         metadata.insert(k.to_string(), v);

@@ -3,7 +3,7 @@
 
 use super::dense::axpy;
 use super::network::{backward, forward, log_probs, Activations, LocalGraph};
-use crate::explain::{Attributions, ExplainConfig, Method, NodeBaseline, StepTable};
+use crate::explain::{Attributions, ExplainConfig, Method, StepTable};
 use crate::{GraphBatch, GraphConvNet, Result};
 use rayon::prelude::*;
 
@@ -156,7 +156,11 @@ fn attribute<'m>(
             loop {
                 let table = cfg.rule.table(steps)?;
                 let sum = gi.integrate(&table, len, grad);
-                let attr: Vec<f64> = sum.iter().zip(diff).map(|(a, b)| a * b).collect();
+                let attr: Vec<f64> = if cfg.multiply_by_inputs {
+                    sum.iter().zip(diff).map(|(a, b)| a * b).collect()
+                } else {
+                    sum
+                };
                 let done = finish(attr, steps);
                 match cfg.adaptive {
                     Some(a)
@@ -185,6 +189,7 @@ fn explain_graph(
     batch: &GraphBatch,
     gidx: usize,
     cfg: &ExplainConfig,
+    base: Option<&[f32]>,
 ) -> Result<GraphResult> {
     let gr = batch.graph(gidx);
     let f = batch.num_features();
@@ -194,10 +199,9 @@ fn explain_graph(
         .iter()
         .map(|&v| v as f64)
         .collect();
-    let x_base: Vec<f64> = match &cfg.node_baseline {
-        NodeBaseline::Zeros => vec![0.0; x.len()],
-        NodeBaseline::Constant(c) => vec![*c as f64; x.len()],
-        NodeBaseline::Tensor(t) => t[feats].iter().map(|&v| v as f64).collect(),
+    let x_base: Vec<f64> = match base {
+        None => vec![0.0; x.len()],
+        Some(t) => t[feats].iter().map(|&v| v as f64).collect(),
     };
     let e = g.src.len();
     let ones = vec![1.0; e];
@@ -257,10 +261,11 @@ pub fn explain(
     cfg: &ExplainConfig,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Attributions> {
+    let base = cfg.node_baseline.expand(batch);
     let results: Vec<GraphResult> = (0..batch.num_graphs())
         .into_par_iter()
         .map(|g| {
-            let r = explain_graph(model, batch, g, cfg);
+            let r = explain_graph(model, batch, g, cfg, base.as_deref());
             progress(1);
             r
         })

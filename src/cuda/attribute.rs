@@ -14,7 +14,7 @@ use super::integrate::{
 };
 use super::launch::Gpu;
 use super::network::{backward, forward, step_bytes, DeviceGraphs, DeviceModel};
-use crate::explain::{Attributions, ExplainConfig, GpuKernel, Method, NodeBaseline, StepTable};
+use crate::explain::{Attributions, ExplainConfig, GpuKernel, Method, StepTable};
 use crate::{Error, GraphBatch, GraphConvNet, Result};
 use std::ops::Range;
 
@@ -201,6 +201,7 @@ impl<G: Gpu> Job<'_, G> {
             method: self.cfg.method,
             edges: self.kind == Kind::Edges,
             shortcut: self.cfg.gpu_kernel != GpuKernel::FusedWithoutShortcut,
+            multiply_by_inputs: self.cfg.multiply_by_inputs,
         };
         let max_n = b.graphs().map(|g| g.num_nodes()).max().unwrap_or(1);
         let max_e = b.graphs().map(|g| g.num_edges()).max().unwrap_or(0);
@@ -329,6 +330,7 @@ impl<G: Gpu> Job<'_, G> {
             let diff: Option<G::Buf<f32>> = match (self.cfg.method, self.kind) {
                 (_, Kind::Edges) | (Method::Saliency, _) => None,
                 (Method::InputXGradient, Kind::Nodes) => Some(gpu.upload(sub.features())?),
+                (Method::IntegratedGradients, Kind::Nodes) if !self.cfg.multiply_by_inputs => None,
                 (Method::IntegratedGradients, Kind::Nodes) => {
                     let x = sub.features();
                     let d: Vec<f32> = match &base_sub {
@@ -445,11 +447,7 @@ pub fn explain<G: Gpu>(
         model.num_classes(),
         batch.num_features(),
     );
-    let base: Option<Vec<f32>> = match &cfg.node_baseline {
-        NodeBaseline::Zeros => None,
-        NodeBaseline::Constant(v) => Some(vec![*v; batch.num_nodes() * f]),
-        NodeBaseline::Tensor(t) => Some(t.clone()),
-    };
+    let base = cfg.node_baseline.expand(batch);
     // Log-probabilities at the real input decide the targets.
     let mut log_probs = Vec::with_capacity(g * c);
     let zero_targets = vec![0usize; g];

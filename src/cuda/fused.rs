@@ -70,6 +70,8 @@ pub struct FusedJob<'a, G: Gpu> {
     pub edges: bool,
     /// Use the edge-mode shortcut for layer 1 (computed once per graph, not per step).
     pub shortcut: bool,
+    /// IG: multiply by `input − baseline` (node mode; edge mode is unaffected).
+    pub multiply_by_inputs: bool,
 }
 
 /// The device results of one fused launch.
@@ -119,7 +121,8 @@ pub fn run<G: Gpu>(
     let a = gpu.upload(alphas)?;
     let w = gpu.upload(weights)?;
     let finish = match job.method {
-        Method::IntegratedGradients => 0,
+        Method::IntegratedGradients if job.multiply_by_inputs => 0,
+        Method::IntegratedGradients => 3,
         Method::Saliency => 1,
         Method::InputXGradient => 2,
     };

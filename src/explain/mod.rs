@@ -167,6 +167,30 @@ pub enum NodeBaseline {
     Constant(f32),
     /// A full `[N, F]` tensor, row-major, aligned with the batch's nodes.
     Tensor(Vec<f32>),
+    /// One `[F]` row per graph (`[G, F]`), the same for every node of the graph.
+    PerGraph(Vec<f32>),
+}
+
+impl NodeBaseline {
+    /// The baseline as a full `[N, F]` tensor for `batch`, or `None` for zeros.
+    /// The settings must have been validated against the batch.
+    pub fn expand(&self, batch: &GraphBatch) -> Option<Vec<f32>> {
+        let f = batch.num_features();
+        match self {
+            NodeBaseline::Zeros => None,
+            NodeBaseline::Constant(v) => Some(vec![*v; batch.num_nodes() * f]),
+            NodeBaseline::Tensor(t) => Some(t.clone()),
+            NodeBaseline::PerGraph(rows) => Some(
+                batch
+                    .graphs()
+                    .flat_map(|g| {
+                        let row = &rows[g.index * f..(g.index + 1) * f];
+                        g.nodes.flat_map(move |_| row.iter().copied())
+                    })
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// Adaptive step selection: per graph, double the steps until
@@ -229,6 +253,9 @@ pub struct ExplainConfig {
     pub memory_budget: Option<usize>,
     /// GPU paths only: fused or layered kernels. Results agree to float32 rounding.
     pub gpu_kernel: GpuKernel,
+    /// IG: multiply the integrated gradient by `input − baseline` (captum's
+    /// `multiply_by_inputs`, on by default). Edge masks are unaffected (input − baseline = 1).
+    pub multiply_by_inputs: bool,
 }
 
 impl Default for ExplainConfig {
@@ -243,6 +270,7 @@ impl Default for ExplainConfig {
             adaptive: None,
             memory_budget: None,
             gpu_kernel: GpuKernel::Auto,
+            multiply_by_inputs: true,
         }
     }
 }
@@ -306,6 +334,22 @@ impl ExplainConfig {
                 }
             }
             _ => {}
+        }
+        if let NodeBaseline::PerGraph(b) = &self.node_baseline {
+            let want = batch.num_graphs() * batch.num_features();
+            if b.len() != want {
+                return Err(Error::Config(format!(
+                    "per-graph node baseline has {} values, expected G*F = {want}",
+                    b.len()
+                )));
+            }
+            if let Some(i) = b.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Config(format!(
+                    "per-graph node baseline value {} of graph {} is not finite",
+                    b[i],
+                    i / batch.num_features()
+                )));
+            }
         }
         if let NodeBaseline::Tensor(b) = &self.node_baseline {
             let want = batch.num_nodes() * batch.num_features();

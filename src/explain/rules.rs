@@ -25,16 +25,29 @@ pub enum Rule {
     RiemannMiddle,
     /// captum's `riemann_trapezoid` (weights sum to `(n-1)/n`, as in captum).
     RiemannTrapezoid,
+    /// The trapezoid rule corrected: captum's points (`linspace(0, 1, n)`) with
+    /// weights `1/(n-1)`, halved at both ends, so that they sum to 1. Not a captum rule.
+    Trapezoid,
 }
 
 impl Rule {
-    /// All rules, in a fixed order.
-    pub const ALL: [Rule; 5] = [
+    /// captum's five rules, in a fixed order.
+    pub const CAPTUM: [Rule; 5] = [
         Rule::GaussLegendre,
         Rule::RiemannLeft,
         Rule::RiemannRight,
         Rule::RiemannMiddle,
         Rule::RiemannTrapezoid,
+    ];
+
+    /// All rules: captum's five and the corrected trapezoid.
+    pub const ALL: [Rule; 6] = [
+        Rule::GaussLegendre,
+        Rule::RiemannLeft,
+        Rule::RiemannRight,
+        Rule::RiemannMiddle,
+        Rule::RiemannTrapezoid,
+        Rule::Trapezoid,
     ];
 
     /// captum's name of the rule (`gausslegendre`, `riemann_left`, ...).
@@ -45,6 +58,7 @@ impl Rule {
             Rule::RiemannRight => "riemann_right",
             Rule::RiemannMiddle => "riemann_middle",
             Rule::RiemannTrapezoid => "riemann_trapezoid",
+            Rule::Trapezoid => "trapezoid",
         }
     }
 
@@ -56,6 +70,7 @@ impl Rule {
             Rule::RiemannRight => "riemann-right",
             Rule::RiemannMiddle => "riemann-middle",
             Rule::RiemannTrapezoid => "riemann-trapezoid",
+            Rule::Trapezoid => "trapezoid",
         }
     }
 
@@ -87,7 +102,10 @@ impl Rule {
                     _ => (0.0, 1.0),
                 };
                 let mut w = vec![1.0 / nf; n];
-                if self == Rule::RiemannTrapezoid {
+                if self == Rule::Trapezoid {
+                    w = vec![1.0 / (nf - 1.0); n];
+                }
+                if matches!(self, Rule::RiemannTrapezoid | Rule::Trapezoid) {
                     w[0] /= 2.0;
                     w[n - 1] /= 2.0;
                 }
@@ -109,7 +127,7 @@ impl std::str::FromStr for Rule {
             .find(|r| r.cli_name() == s || r.captum_name() == s)
             .ok_or_else(|| {
                 Error::Config(format!(
-                    "unknown rule {s:?}; use gauss-legendre, riemann-left, riemann-right, riemann-middle or riemann-trapezoid"
+                    "unknown rule {s:?}; use gauss-legendre, riemann-left, riemann-right, riemann-middle, riemann-trapezoid or trapezoid"
                 ))
             })
     }
