@@ -49,6 +49,18 @@ impl Device {
         }
     }
 
+    /// Checks that `method` runs on this device: the node-level methods (Grad-CAM,
+    /// contrastive gradient) have only the CPU reference path so far.
+    pub fn supports(self, method: crate::Method) -> Result<()> {
+        if method.node_level() && self != Device::Cpu {
+            return Err(Error::Device(format!(
+                "method {} runs on the CPU reference path only for now; use --device cpu",
+                method.cli_name()
+            )));
+        }
+        Ok(())
+    }
+
     /// Checks that this build can run on the device (not that a GPU is present).
     pub fn check(self) -> Result<()> {
         match self {

@@ -75,6 +75,7 @@ pub fn explain_with_progress(
 ) -> Result<Attributions> {
     config.validate(model, batch)?;
     device.check()?;
+    device.supports(config.method)?;
     match device {
         #[cfg(feature = "cpu-ref")]
         Device::Cpu => cpu::explain(model, batch, config, progress),

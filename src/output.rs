@@ -10,7 +10,8 @@
 //! - `node_delta`, `node_steps`: for the node attributions when both were computed;
 //! - `undirected_edge_attr` f32 `[U]`, `undirected_edge_index` i64 `[2, U]`,
 //!   `undirected_edge_ptr` i64 `[G+1]`: both directions of each bond summed;
-//! - `edge_gt` u8 `[E]`: ground-truth marks, when the dataset has them.
+//! - `edge_gt` u8 `[E]`: ground-truth marks, when the dataset has them;
+//! - `node_score` f32 `[N]`: the node-level methods (Grad-CAM, contrastive gradient).
 
 use crate::explain::undirected::aggregate_edge_directions;
 use crate::{Attributions, Error, GraphBatch, Result};
@@ -129,6 +130,9 @@ pub fn result_tensors(
             Tensor::i64(vec![g], attr.target.iter().map(|&v| v as i64)),
         ),
     ];
+    if let Some(s) = &attr.node_score {
+        t.push(("node_score".into(), Tensor::f32(vec![n], s.iter().copied())));
+    }
     if let Some(gt) = batch.edge_gt() {
         t.push(("edge_gt".into(), Tensor::u8(vec![e], gt.to_vec())));
     }

@@ -134,6 +134,7 @@ fn read_chunk(path: &Path, batch: &GraphBatch, num_classes: usize) -> Result<Att
         },
         node_delta: if has_nodes { get(dn, g)? } else { None },
         node_steps: if has_nodes { steps(get(sn, g)?) } else { None },
+        node_score: get("node_score", batch.num_nodes())?,
     })
 }
 
@@ -148,6 +149,7 @@ impl Sweep<'_> {
     ) -> Result<SweepSummary> {
         self.config.validate(self.model, self.batch)?;
         self.device.open()?;
+        self.device.supports(self.config.method)?;
         let dir = partial_dir(out);
         let mut fingerprint = self.metadata.clone();
         fingerprint.insert("data_sha256".into(), batch_fingerprint(self.batch));

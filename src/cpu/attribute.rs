@@ -141,7 +141,12 @@ fn attribute<'m>(
         Attributed { attr, delta, steps }
     };
     match cfg.method {
-        Method::Saliency | Method::InputXGradient => {
+        // The node-level methods never reach here (cpu::cam runs them).
+        Method::Saliency
+        | Method::InputXGradient
+        | Method::GradCam(_)
+        | Method::ContrastiveGradient
+        | Method::Cam => {
             let mut g = vec![0.0; len];
             grad(gi, 1.0, &mut Scratch::default(), &mut g);
             let attr = if cfg.method == Method::Saliency {
@@ -261,6 +266,9 @@ pub fn explain(
     cfg: &ExplainConfig,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Attributions> {
+    if cfg.method.node_level() {
+        return super::cam::explain(model, batch, cfg, progress);
+    }
     let base = cfg.node_baseline.expand(batch);
     let results: Vec<GraphResult> = (0..batch.num_graphs())
         .into_par_iter()

@@ -6,6 +6,7 @@
 //! [`attribute`] runs the attribution methods over a batch.
 
 pub mod attribute;
+pub mod cam;
 pub mod dense;
 pub mod message_passing;
 pub mod network;

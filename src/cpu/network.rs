@@ -49,6 +49,8 @@ pub struct Activations {
     pub pooled: Vec<f64>,
     /// Hidden head activation after ReLU.
     pub z1: Vec<f64>,
+    /// Class scores before the softmax.
+    pub logits: Vec<f64>,
     /// Log-probabilities.
     pub log_probs: Vec<f64>,
 }
@@ -80,6 +82,7 @@ pub fn forward(model: &GraphConvNet, g: &LocalGraph, x: &[f64], w: &[f64], act: 
     let mut z2 = vec![0.0; model.lin2.out_dim];
     linear_forward(&model.lin2, &act.z1, 1, &mut z2);
     act.log_probs = log_softmax(&z2);
+    act.logits = z2;
 }
 
 /// Just the log-probabilities.
@@ -98,13 +101,34 @@ pub fn backward(
     act: &Activations,
     target: usize,
     dx: Option<&mut [f64]>,
+    dw: Option<&mut [f64]>,
+) {
+    let dz2 = log_softmax_target_grad(&act.log_probs, target);
+    backward_from(model, g, w, act, &dz2, dx, dw, None);
+}
+
+/// Backward pass from a gradient `dz2` wrt the class scores (before the softmax).
+/// Writes `dx` and `dw` when given, and, with `layers`, the gradient wrt every conv
+/// layer's output `h[1..=L]` (after its ReLU) into `layers[0..L]`.
+#[allow(clippy::too_many_arguments)]
+pub fn backward_from(
+    model: &GraphConvNet,
+    g: &LocalGraph,
+    w: &[f64],
+    act: &Activations,
+    dz2: &[f64],
+    dx: Option<&mut [f64]>,
     mut dw: Option<&mut [f64]>,
+    mut layers: Option<&mut Vec<Vec<f64>>>,
 ) {
     let n = g.n;
     let num_layers = model.num_layers();
-    let dz2 = log_softmax_target_grad(&act.log_probs, target);
+    if let Some(l) = layers.as_deref_mut() {
+        l.clear();
+        l.resize(num_layers, Vec::new());
+    }
     let mut dz1 = vec![0.0; model.lin1.out_dim];
-    linear_backward_input(&model.lin2, &dz2, 1, &mut dz1);
+    linear_backward_input(&model.lin2, dz2, 1, &mut dz1);
     relu_backward(&act.z1, &mut dz1);
     let mut dpooled = vec![0.0; model.lin1.in_dim];
     linear_backward_input(&model.lin1, &dz1, 1, &mut dpooled);
@@ -119,6 +143,9 @@ pub fn backward(
         let conv = &model.convs[l];
         let din = conv.lin_rel.in_dim;
         // dh now holds the gradient of h[l+1]; turn it into that of the pre-activation.
+        if let Some(rec) = layers.as_deref_mut() {
+            rec[l] = dh.clone();
+        }
         relu_backward(&act.h[l + 1], &mut dh);
         d_agg.clear();
         d_agg.resize(n * din, 0.0);

@@ -124,7 +124,10 @@ pub fn run<G: Gpu>(
         Method::IntegratedGradients if job.multiply_by_inputs => 0,
         Method::IntegratedGradients => 3,
         Method::Saliency => 1,
-        Method::InputXGradient => 2,
+        // The node-level methods are rejected before any launch (CPU only).
+        Method::InputXGradient | Method::GradCam(_) | Method::ContrastiveGradient | Method::Cam => {
+            2
+        }
     };
     let pool = match job.net.pool {
         Pool::Add => 0,

@@ -21,16 +21,38 @@ pub enum Method {
     Saliency,
     /// `input ⊙ ∂F/∂input` (captum's `InputXGradient`).
     InputXGradient,
+    /// Grad-CAM (Pope et al. 2019), node level: on conv layer `Some(l)` (1-based), or
+    /// averaged over all conv layers (`None`). The class score is the pre-softmax output.
+    GradCam(Option<usize>),
+    /// Contrastive gradient (Pope et al. 2019): `‖ReLU(∂y_c/∂X_n)‖₂` per node.
+    ContrastiveGradient,
+    /// CAM (Pope et al. 2019): needs global pooling followed directly by the output
+    /// layer; the GraphConv tutorial head (`lin1`, ReLU, `lin2`) rules it out, so it is
+    /// always an error here, with the reason.
+    Cam,
 }
 
 impl Method {
-    /// The command-line name (`ig`, `saliency`, `input-x-gradient`).
-    pub fn cli_name(self) -> &'static str {
+    /// The command-line name (`ig`, `saliency`, `input-x-gradient`, `grad-cam`,
+    /// `grad-cam:L`, `contrastive-gradient`, `cam`).
+    pub fn cli_name(self) -> String {
         match self {
-            Method::IntegratedGradients => "ig",
-            Method::Saliency => "saliency",
-            Method::InputXGradient => "input-x-gradient",
+            Method::IntegratedGradients => "ig".into(),
+            Method::Saliency => "saliency".into(),
+            Method::InputXGradient => "input-x-gradient".into(),
+            Method::GradCam(None) => "grad-cam".into(),
+            Method::GradCam(Some(l)) => format!("grad-cam:{l}"),
+            Method::ContrastiveGradient => "contrastive-gradient".into(),
+            Method::Cam => "cam".into(),
         }
+    }
+
+    /// True for the node-level methods of Pope et al. (one score per node, no delta).
+    pub fn node_level(self) -> bool {
+        matches!(
+            self,
+            Method::GradCam(_) | Method::ContrastiveGradient | Method::Cam
+        )
     }
 }
 
@@ -41,9 +63,15 @@ impl std::str::FromStr for Method {
             "ig" | "integrated-gradients" => Ok(Method::IntegratedGradients),
             "saliency" => Ok(Method::Saliency),
             "input-x-gradient" | "ixg" => Ok(Method::InputXGradient),
-            _ => Err(Error::Config(format!(
-                "unknown method {s:?}; use ig, saliency or input-x-gradient"
-            ))),
+            "grad-cam" => Ok(Method::GradCam(None)),
+            "contrastive-gradient" => Ok(Method::ContrastiveGradient),
+            "cam" => Ok(Method::Cam),
+            _ => match s.strip_prefix("grad-cam:").map(str::parse::<usize>) {
+                Some(Ok(l)) => Ok(Method::GradCam(Some(l))),
+                _ => Err(Error::Config(format!(
+                    "unknown method {s:?}; use ig, saliency, input-x-gradient, grad-cam, grad-cam:LAYER, contrastive-gradient or cam"
+                ))),
+            },
         }
     }
 }
@@ -285,6 +313,22 @@ impl ExplainConfig {
                 model.num_features()
             )));
         }
+        if self.method == Method::Cam {
+            return Err(Error::Config(
+                "CAM needs global pooling followed directly by the output layer (Pope et al. 2019); \
+                 this model has lin1 and a ReLU between the pooling and lin2, so CAM is undefined. \
+                 Grad-CAM (--method grad-cam) is its generalisation"
+                    .into(),
+            ));
+        }
+        if let Method::GradCam(Some(l)) = self.method {
+            if l == 0 || l > model.num_layers() {
+                return Err(Error::Config(format!(
+                    "grad-cam:{l}: the model has conv layers 1..={}",
+                    model.num_layers()
+                )));
+            }
+        }
         if self.method == Method::IntegratedGradients {
             self.rule.table(self.steps)?;
             if let Some(a) = self.adaptive {
@@ -401,6 +445,8 @@ pub struct Attributions {
     pub edge_steps: Option<Vec<usize>>,
     /// Steps used for the node attributions, per graph.
     pub node_steps: Option<Vec<usize>>,
+    /// Node-level scores `[N]` of Grad-CAM and the contrastive gradient.
+    pub node_score: Option<Vec<f64>>,
 }
 
 impl Attributions {
@@ -432,5 +478,6 @@ impl Attributions {
         cat(&mut self.node_delta, other.node_delta);
         cat(&mut self.edge_steps, other.edge_steps);
         cat(&mut self.node_steps, other.node_steps);
+        cat(&mut self.node_score, other.node_score);
     }
 }
