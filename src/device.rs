@@ -49,10 +49,10 @@ impl Device {
         }
     }
 
-    /// Checks that `method` runs on this device: the node-level methods (Grad-CAM,
-    /// contrastive gradient) have only the CPU reference path so far.
+    /// Checks that `method` runs on this device: Grad-CAM, the contrastive gradient,
+    /// SmoothGrad and VarGrad have only the CPU reference path so far.
     pub fn supports(self, method: crate::Method) -> Result<()> {
-        if method.node_level() && self != Device::Cpu {
+        if !method.on_gpu() && self != Device::Cpu {
             return Err(Error::Device(format!(
                 "method {} runs on the CPU reference path only for now; use --device cpu",
                 method.cli_name()

@@ -50,7 +50,8 @@ pub mod topk;
 pub use device::Device;
 pub use error::{Error, Result};
 pub use explain::{
-    Adaptive, Attributions, ExplainConfig, GpuKernel, Method, NodeBaseline, Rule, Target, Wrt,
+    Adaptive, Attributions, ExplainConfig, GpuKernel, Method, NodeBaseline, Rule, Smoothing,
+    Target, Wrt,
 };
 pub use graph::{GraphBatch, GraphParts};
 pub use model::{GraphConvNet, Pool};

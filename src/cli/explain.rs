@@ -7,7 +7,7 @@ use graph_ig::sweep::{sha256_hex, Sweep};
 use graph_ig::synthetic::{self, SyntheticConfig};
 use graph_ig::{
     default_model, Adaptive, Device, Error, ExplainConfig, GraphBatch, GraphConvNet, Method,
-    NodeBaseline, Pool, Result, Rule, Target, Wrt,
+    NodeBaseline, Pool, Result, Rule, Smoothing, Target, Wrt,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -29,7 +29,8 @@ pub struct ExplainArgs {
     /// Output safetensors file.
     #[arg(long)]
     out: PathBuf,
-    /// ig, saliency or input-x-gradient.
+    /// ig, saliency, input-x-gradient, smoothgrad, vargrad (edges/nodes), or the node-level
+    /// grad-cam, grad-cam:LAYER, contrastive-gradient (CPU only for the last five).
     #[arg(long, default_value = "ig")]
     method: String,
     /// edges, nodes or both.
@@ -67,6 +68,15 @@ pub struct ExplainArgs {
     /// (default: half the free memory). Results do not depend on it.
     #[arg(long)]
     memory_budget: Option<usize>,
+    /// SmoothGrad / VarGrad: noisy copies per graph.
+    #[arg(long, default_value_t = 50)]
+    samples: usize,
+    /// SmoothGrad / VarGrad: standard deviation of the Gaussian input noise.
+    #[arg(long, default_value_t = 0.15)]
+    sigma: f64,
+    /// SmoothGrad / VarGrad: random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     /// IG over node features: do not multiply by (input − baseline) (captum's
     /// multiply_by_inputs=False). Edge masks are unaffected.
     #[arg(long)]
@@ -204,6 +214,11 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         node_baseline: args
             .node_baseline
             .map_or(NodeBaseline::Zeros, NodeBaseline::Constant),
+        smoothing: Smoothing {
+            samples: args.samples,
+            sigma: args.sigma,
+            seed: args.seed,
+        },
     };
     let mut metadata = BTreeMap::new();
     for (k, v) in [
@@ -226,6 +241,10 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             adaptive.map_or("none".into(), |a| a.max_steps.to_string()),
         ),
         ("device", device.to_string()),
+        (
+            "smoothing",
+            format!("samples={} sigma={} seed={}", args.samples, args.sigma, args.seed),
+        ),
         ("multiply_by_inputs", config.multiply_by_inputs.to_string()),
         (
             "node_baseline",

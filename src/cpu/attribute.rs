@@ -5,6 +5,8 @@ use super::dense::axpy;
 use super::network::{backward, forward, log_probs, Activations, LocalGraph};
 use crate::explain::{Attributions, ExplainConfig, Method, StepTable};
 use crate::{GraphBatch, GraphConvNet, Result};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 /// Steps are summed in fixed groups of this size (in order, then the groups in
@@ -20,6 +22,16 @@ struct Scratch {
     act: Activations,
     w: Vec<f64>,
     x: Vec<f64>,
+    /// Noise added to the point where the gradient is taken (SmoothGrad, VarGrad); empty = none.
+    noise: Vec<f64>,
+}
+
+impl Scratch {
+    fn add_noise(&self, point: &mut [f64]) {
+        for (p, n) in point.iter_mut().zip(&self.noise) {
+            *p += n;
+        }
+    }
 }
 
 /// Everything about one graph that its attribution needs.
@@ -48,6 +60,9 @@ impl GraphInput<'_> {
     fn edge_grad(&self, alpha: f64, s: &mut Scratch, out: &mut [f64]) {
         s.w.clear();
         s.w.resize(self.num_edges(), alpha);
+        let mut w = std::mem::take(&mut s.w);
+        s.add_noise(&mut w);
+        s.w = w;
         forward(self.model, &self.g, &self.x, &s.w, &mut s.act);
         backward(
             self.model,
@@ -71,6 +86,9 @@ impl GraphInput<'_> {
                 .zip(&self.x)
                 .map(|(&b, &v)| b + alpha * (v - b)),
         );
+        let mut x = std::mem::take(&mut s.x);
+        s.add_noise(&mut x);
+        s.x = x;
         forward(self.model, &self.g, &s.x, &s.w, &mut s.act);
         backward(
             self.model,
@@ -116,6 +134,34 @@ impl GraphInput<'_> {
     }
 }
 
+/// The noise generator of one graph and input kind (see [`crate::explain::Smoothing`]):
+/// ChaCha8 seeded with `seed`, on a stream from an FNV-1a hash of the graph's
+/// features and edges and of the input length.
+fn noise_rng(seed: u64, gi: &GraphInput<'_>, len: usize) -> ChaCha8Rng {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |v: u64| {
+        for b in v.to_le_bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    gi.x.iter().for_each(|v| mix(v.to_bits()));
+    gi.g.src
+        .iter()
+        .zip(&gi.g.dst)
+        .for_each(|(&a, &b)| mix(u64::from(a) << 32 | u64::from(b)));
+    mix(len as u64);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(h);
+    rng
+}
+
+/// One standard normal value by Box–Muller: `sqrt(−2 ln(1 − u1)) · cos(2π u2)`.
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let (u1, u2): (f64, f64) = (rng.gen(), rng.gen());
+    (-2.0 * (1.0 - u1).ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
 /// One attribution (edges or nodes) of one graph.
 struct Attributed {
     attr: Vec<f64>,
@@ -155,6 +201,31 @@ fn attribute<'m>(
                 g.iter().zip(input).map(|(a, b)| a * b).collect()
             };
             Ok(finish(attr, 1))
+        }
+        Method::SmoothGrad | Method::VarGrad => {
+            let sm = cfg.smoothing;
+            let mut rng = noise_rng(sm.seed, gi, len);
+            let mut s = Scratch::default();
+            let (mut mean, mut sq, mut g) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
+            for _ in 0..sm.samples {
+                s.noise = (0..len).map(|_| sm.sigma * normal(&mut rng)).collect();
+                grad(gi, 1.0, &mut s, &mut g);
+                for k in 0..len {
+                    mean[k] += g[k];
+                    sq[k] += g[k] * g[k];
+                }
+            }
+            let n = sm.samples as f64;
+            let attr = if cfg.method == Method::SmoothGrad {
+                mean.iter().map(|m| m / n).collect()
+            } else {
+                // captum's NoiseTunnel: E[g²] − E[g]² (the population variance).
+                mean.iter()
+                    .zip(&sq)
+                    .map(|(m, q)| q / n - (m / n) * (m / n))
+                    .collect()
+            };
+            Ok(finish(attr, sm.samples))
         }
         Method::IntegratedGradients => {
             let mut steps = cfg.steps;

@@ -329,8 +329,6 @@ impl<G: Gpu> Job<'_, G> {
             // The attribution and its delta.
             let diff: Option<G::Buf<f32>> = match (self.cfg.method, self.kind) {
                 (_, Kind::Edges) | (Method::Saliency, _) => None,
-                // Rejected before any launch (CPU-only methods).
-                (Method::GradCam(_) | Method::ContrastiveGradient | Method::Cam, _) => None,
                 (Method::InputXGradient, Kind::Nodes) => Some(gpu.upload(sub.features())?),
                 (Method::IntegratedGradients, Kind::Nodes) if !self.cfg.multiply_by_inputs => None,
                 (Method::IntegratedGradients, Kind::Nodes) => {
@@ -341,6 +339,8 @@ impl<G: Gpu> Job<'_, G> {
                     };
                     Some(gpu.upload(&d)?)
                 }
+                // The CPU-only methods are rejected before any launch.
+                _ => None,
             };
             let mode = if self.cfg.method == Method::Saliency {
                 Finish::Abs

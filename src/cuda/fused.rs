@@ -124,10 +124,8 @@ pub fn run<G: Gpu>(
         Method::IntegratedGradients if job.multiply_by_inputs => 0,
         Method::IntegratedGradients => 3,
         Method::Saliency => 1,
-        // The node-level methods are rejected before any launch (CPU only).
-        Method::InputXGradient | Method::GradCam(_) | Method::ContrastiveGradient | Method::Cam => {
-            2
-        }
+        // The CPU-only methods are rejected before any launch.
+        _ => 2,
     };
     let pool = match job.net.pool {
         Pool::Add => 0,

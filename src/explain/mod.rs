@@ -26,6 +26,12 @@ pub enum Method {
     GradCam(Option<usize>),
     /// Contrastive gradient (Pope et al. 2019): `‖ReLU(∂y_c/∂X_n)‖₂` per node.
     ContrastiveGradient,
+    /// SmoothGrad (Smilkov et al. 2017): the mean gradient of the target log-probability
+    /// at `samples` noisy copies of the input (Gaussian noise of standard deviation
+    /// `sigma`; see [`Smoothing`]).
+    SmoothGrad,
+    /// VarGrad (Adebayo et al. 2018): the variance of those gradients.
+    VarGrad,
     /// CAM (Pope et al. 2019): needs global pooling followed directly by the output
     /// layer; the GraphConv tutorial head (`lin1`, ReLU, `lin2`) rules it out, so it is
     /// always an error here, with the reason.
@@ -44,7 +50,17 @@ impl Method {
             Method::GradCam(Some(l)) => format!("grad-cam:{l}"),
             Method::ContrastiveGradient => "contrastive-gradient".into(),
             Method::Cam => "cam".into(),
+            Method::SmoothGrad => "smoothgrad".into(),
+            Method::VarGrad => "vargrad".into(),
         }
+    }
+
+    /// True for the methods that have a GPU implementation (IG, saliency, input × gradient).
+    pub fn on_gpu(self) -> bool {
+        matches!(
+            self,
+            Method::IntegratedGradients | Method::Saliency | Method::InputXGradient
+        )
     }
 
     /// True for the node-level methods of Pope et al. (one score per node, no delta).
@@ -66,10 +82,12 @@ impl std::str::FromStr for Method {
             "grad-cam" => Ok(Method::GradCam(None)),
             "contrastive-gradient" => Ok(Method::ContrastiveGradient),
             "cam" => Ok(Method::Cam),
+            "smoothgrad" => Ok(Method::SmoothGrad),
+            "vargrad" => Ok(Method::VarGrad),
             _ => match s.strip_prefix("grad-cam:").map(str::parse::<usize>) {
                 Some(Ok(l)) => Ok(Method::GradCam(Some(l))),
                 _ => Err(Error::Config(format!(
-                    "unknown method {s:?}; use ig, saliency, input-x-gradient, grad-cam, grad-cam:LAYER, contrastive-gradient or cam"
+                    "unknown method {s:?}; use ig, saliency, input-x-gradient, grad-cam, grad-cam:LAYER, contrastive-gradient, smoothgrad, vargrad or cam"
                 ))),
             },
         }
@@ -258,6 +276,32 @@ impl std::str::FromStr for GpuKernel {
     }
 }
 
+/// The noise of SmoothGrad and VarGrad.
+///
+/// Each graph draws its own noise: a ChaCha8 generator seeded with `seed`, on the
+/// stream given by a hash of the graph's features and edges (so results do not
+/// depend on batching) and the input kind; each value is `sigma · z` with
+/// `z = sqrt(−2 ln(1 − u1)) · cos(2π u2)` from two uniforms in [0, 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Smoothing {
+    /// Noisy copies per graph.
+    pub samples: usize,
+    /// Standard deviation of the Gaussian noise (absolute).
+    pub sigma: f64,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for Smoothing {
+    fn default() -> Self {
+        Smoothing {
+            samples: 50,
+            sigma: 0.15,
+            seed: 0,
+        }
+    }
+}
+
 /// Everything that defines an attribution run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExplainConfig {
@@ -284,6 +328,8 @@ pub struct ExplainConfig {
     /// IG: multiply the integrated gradient by `input − baseline` (captum's
     /// `multiply_by_inputs`, on by default). Edge masks are unaffected (input − baseline = 1).
     pub multiply_by_inputs: bool,
+    /// SmoothGrad and VarGrad: samples, noise and seed.
+    pub smoothing: Smoothing,
 }
 
 impl Default for ExplainConfig {
@@ -299,6 +345,7 @@ impl Default for ExplainConfig {
             memory_budget: None,
             gpu_kernel: GpuKernel::Auto,
             multiply_by_inputs: true,
+            smoothing: Smoothing::default(),
         }
     }
 }
@@ -320,6 +367,15 @@ impl ExplainConfig {
                  Grad-CAM (--method grad-cam) is its generalisation"
                     .into(),
             ));
+        }
+        if matches!(self.method, Method::SmoothGrad | Method::VarGrad) {
+            let s = self.smoothing;
+            if s.samples == 0 || !(s.sigma.is_finite() && s.sigma >= 0.0) {
+                return Err(Error::Config(format!(
+                    "smoothing needs at least 1 sample and a finite sigma >= 0; got {} samples, sigma {}",
+                    s.samples, s.sigma
+                )));
+            }
         }
         if let Method::GradCam(Some(l)) = self.method {
             if l == 0 || l > model.num_layers() {
