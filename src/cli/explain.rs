@@ -243,7 +243,10 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         ("device", device.to_string()),
         (
             "smoothing",
-            format!("samples={} sigma={} seed={}", args.samples, args.sigma, args.seed),
+            format!(
+                "samples={} sigma={} seed={}",
+                args.samples, args.sigma, args.seed
+            ),
         ),
         ("multiply_by_inputs", config.multiply_by_inputs.to_string()),
         (
