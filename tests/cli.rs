@@ -2,6 +2,9 @@
 //! graph ranges, clean errors, and resuming interrupted sweeps (through the
 //! CLI and through `graph_ig::sweep::Sweep`).
 
+mod common;
+
+use common::{run_cli, text};
 use graph_ig::graph::tu::{load_tu, TuOptions};
 use graph_ig::output::ReadBack;
 use graph_ig::sweep::{Sweep, CHUNK_GRAPHS};
@@ -12,23 +15,15 @@ use safetensors::{Dtype, SafeTensors};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const F: usize = 14;
 const NAME: &str = "Synthetic";
 
 // ---------------------------------------------------------------- helpers
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_graph-ig"))
-}
-
 fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the graph-ig binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    run_cli(args)
 }
 
 fn assert_success(o: &Output, what: &str) {

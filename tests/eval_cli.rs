@@ -4,24 +4,14 @@
 
 mod common;
 
+use common::{run_cli, text};
 use graph_ig::metrics::evaluate::Explanation;
 use graph_ig::metrics::{evaluate, EvalConfig};
 use graph_ig::output::ReadBack;
 use graph_ig::synthetic::{generate, SyntheticConfig};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_graph-ig"))
-        .args(args)
-        .output()
-        .expect("the graph-ig binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use std::process::Output;
 
 fn ok(o: &Output, what: &str) -> String {
     assert!(
@@ -66,7 +56,7 @@ fn explain(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
         p(&out),
     ];
     args.extend_from_slice(extra);
-    ok(&run(&args), &format!("explain {name}"));
+    ok(&run_cli(&args), &format!("explain {name}"));
     out
 }
 
@@ -108,7 +98,7 @@ fn eval_on_explain_output() {
     let attr = explain(tmp.path(), "ig.safetensors", &[]);
     let json = tmp.path().join("eval.json");
     let stdout = ok(
-        &run(&["eval", "--attr", p(&attr), "--json", p(&json)]),
+        &run_cli(&["eval", "--attr", p(&attr), "--json", p(&json)]),
         "eval",
     );
     for row in [
@@ -186,7 +176,7 @@ fn eval_contrastivity_and_options() {
     );
     let json = tmp.path().join("c.json");
     let stdout = ok(
-        &run(&[
+        &run_cli(&[
             "eval",
             "--attr",
             p(&a0),
@@ -224,7 +214,7 @@ fn eval_contrastivity_and_options() {
     }
     // A threshold mask.
     ok(
-        &run(&["eval", "--attr", p(&a0), "--threshold", "0.001"]),
+        &run_cli(&["eval", "--attr", p(&a0), "--threshold", "0.001"]),
         "threshold",
     );
 }
@@ -235,44 +225,44 @@ fn eval_errors_are_clean() {
     let attr = explain(tmp.path(), "ig.safetensors", &[]);
     let nodes = explain(tmp.path(), "nodes.safetensors", &["--wrt", "nodes"]);
     clean_error(
-        &run(&["eval", "--attr", p(&tmp.path().join("missing.safetensors"))]),
+        &run_cli(&["eval", "--attr", p(&tmp.path().join("missing.safetensors"))]),
         &["missing.safetensors"],
         "missing file",
     );
     clean_error(
-        &run(&["eval", "--attr", p(&nodes)]),
+        &run_cli(&["eval", "--attr", p(&nodes)]),
         &["no tensor edge_attr", "--wrt edges"],
         "node attributions",
     );
     clean_error(
-        &run(&["eval", "--attr", p(&attr), "--sparsity", "1.5"]),
+        &run_cli(&["eval", "--attr", p(&attr), "--sparsity", "1.5"]),
         &["sparsity 1.5"],
         "bad sparsity",
     );
     clean_error(
-        &run(&["eval", "--attr", p(&attr), "--charact-weights", "0.5,0.6"]),
+        &run_cli(&["eval", "--attr", p(&attr), "--charact-weights", "0.5,0.6"]),
         &["sum up to 1"],
         "bad weights",
     );
     clean_error(
-        &run(&["eval", "--attr", p(&attr), "--curve", "0.5,0.1"]),
+        &run_cli(&["eval", "--attr", p(&attr), "--curve", "0.5,0.1"]),
         &["ascending"],
         "bad curve",
     );
     clean_error(
-        &run(&["eval", "--attr", p(&attr), "--pool", "max"]),
+        &run_cli(&["eval", "--attr", p(&attr), "--pool", "max"]),
         &["log-probabilities", "--pool"],
         "another pooling",
     );
     clean_error(
-        &run(&["eval", "--attr", p(&attr), "--data", p(tmp.path())]),
+        &run_cli(&["eval", "--attr", p(&attr), "--data", p(tmp.path())]),
         &["--data needs --name"],
         "no name",
     );
     // Graphs 20..40 as the second file.
     let other = tmp.path().join("other.safetensors");
     ok(
-        &run(&[
+        &run_cli(&[
             "explain",
             "--graphs",
             "20..40",
@@ -285,14 +275,14 @@ fn eval_errors_are_clean() {
         "explain 20..40",
     );
     clean_error(
-        &run(&["eval", "--attr", p(&attr), "--attr-other", p(&other)]),
+        &run_cli(&["eval", "--attr", p(&attr), "--attr-other", p(&other)]),
         &["same graphs"],
         "other graphs",
     );
     // The file's graphs against other data of the same name: edge counts differ.
     let data = tmp.path().join("data");
     ok(
-        &run(&[
+        &run_cli(&[
             "synth",
             "--out",
             p(&data),
@@ -305,7 +295,7 @@ fn eval_errors_are_clean() {
     );
     let model = common::repo_root().join("models/synthetic_graphconv.safetensors");
     clean_error(
-        &run(&[
+        &run_cli(&[
             "eval",
             "--attr",
             p(&attr),
@@ -320,7 +310,7 @@ fn eval_errors_are_clean() {
         "other data",
     );
     // Clap's own conflict check.
-    let o = run(&[
+    let o = run_cli(&[
         "eval",
         "--attr",
         p(&attr),

@@ -3,6 +3,9 @@
 //! attribution is high, grids have several panels, text is escaped, errors are
 //! clean, and layouts of rings and trees have no crossing bonds.
 
+mod common;
+
+use common::{cli_fails, cli_ok};
 use graph_ig::labels::LabeledGraphs;
 use graph_ig::render::layout::{count_crossings, layout};
 use graph_ig::render::svg::{diverging_rgb, escape};
@@ -10,7 +13,6 @@ use graph_ig::render::{render_svg, MolBond, Molecule, Panel, RenderOptions};
 use graph_ig::synthetic::{generate, SyntheticConfig};
 use graph_ig::topk::AttrFile;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 // ---------------------------------------------------------------- layout
@@ -287,42 +289,6 @@ fn a_panel_rasterises_with_red_high_bonds_and_escaped_text() {
 
 // ---------------------------------------------------------------- CLI
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_graph-ig"))
-        .args(args)
-        .output()
-        .expect("the graph-ig binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "graph-ig {args:?} failed\nstdout:\n{}\nstderr:\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
-
-fn fails(args: &[&str], parts: &[&str]) {
-    let o = run(args);
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "graph-ig {args:?}: {err}");
-    assert!(err.starts_with("graph-ig: error:"), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    for p in parts {
-        assert!(
-            err.contains(p),
-            "graph-ig {args:?}: {err:?} should contain {p:?}"
-        );
-    }
-}
-
 struct Fixture {
     root: PathBuf,
     ig: PathBuf,
@@ -348,7 +314,7 @@ fn fixture() -> &'static Fixture {
             (&f.saliency, "saliency", "edges"),
             (&f.nodes, "ig", "nodes"),
         ] {
-            ok(&[
+            cli_ok(&[
                 "explain",
                 "--graphs",
                 "0..6",
@@ -388,7 +354,7 @@ fn cli_render_draws_a_mutagen_with_its_nitro_group_red() {
         .find(|&g| data.batch.graph_labels().unwrap()[g] == 0 && file.target(g) == Some(0))
         .expect("a mutagen among graphs 0..6");
     let out = f.root.join("one.svg");
-    let stdout = ok(&[
+    let stdout = cli_ok(&[
         "render",
         "--attr",
         s(&f.ig),
@@ -445,7 +411,7 @@ fn cli_render_draws_a_mutagen_with_its_nitro_group_red() {
 fn cli_render_grids_of_graphs_and_methods() {
     let f = fixture();
     let out = f.root.join("grid.svg");
-    ok(&[
+    cli_ok(&[
         "render",
         "--attr",
         s(&f.ig),
@@ -458,7 +424,7 @@ fn cli_render_grids_of_graphs_and_methods() {
     let doc = roxmltree::Document::parse(&svg).unwrap();
     assert_eq!(panels_of(&doc), 3);
     // Two methods for one graph, side by side, on one colour scale.
-    let stdout = ok(&[
+    let stdout = cli_ok(&[
         "render",
         "--attr",
         s(&f.ig),
@@ -507,19 +473,19 @@ fn cli_render_errors_are_clean() {
     let f = fixture();
     let out = f.root.join("err.svg");
     let o = s(&out);
-    fails(
+    cli_fails(
         &["render", "--attr", s(&f.ig), "--graph", "9", "--out", o],
         &["graph 9 is not in", "dataset graphs 0..6"],
     );
-    fails(
+    cli_fails(
         &["render", "--attr", s(&f.ig), "--graph", "1;2", "--out", o],
         &["--graph"],
     );
-    fails(
+    cli_fails(
         &["render", "--attr", s(&f.nodes), "--graph", "0", "--out", o],
         &["edge_attr", "--wrt edges"],
     );
-    fails(
+    cli_fails(
         &[
             "render",
             "--attr",
@@ -535,7 +501,7 @@ fn cli_render_errors_are_clean() {
         ],
         &["do not fit", "another dataset"],
     );
-    fails(
+    cli_fails(
         &[
             "render",
             "--attr",
@@ -547,7 +513,7 @@ fn cli_render_errors_are_clean() {
         ],
         &["/nonexistent/dir/x.svg"],
     );
-    fails(
+    cli_fails(
         &["render", "--attr", s(&f.ig), "--bond-px", "0", "--out", o],
         &["--bond-px"],
     );

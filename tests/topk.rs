@@ -2,6 +2,9 @@
 //! the label-map parser, and `graph-ig top` end to end on a small file made
 //! by `graph-ig explain` on the built-in data.
 
+mod common;
+
+use common::{cli_fails, cli_ok};
 use graph_ig::labels::{LabelMap, LabeledGraphs, NodeLabels};
 use graph_ig::output::ReadBack;
 use graph_ig::synthetic::{generate, SyntheticConfig};
@@ -10,7 +13,6 @@ use graph_ig::Error;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 // ---------------------------------------------------------------- top_k
@@ -234,43 +236,6 @@ fn node_labels_and_the_synth_readme() {
 
 // ---------------------------------------------------------------- files
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_graph-ig"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the graph-ig binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "graph-ig {args:?} failed\nstdout:\n{}\nstderr:\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
-
-fn fails(args: &[&str], parts: &[&str]) {
-    let o = run(args);
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "graph-ig {args:?}: {err}");
-    assert!(err.starts_with("graph-ig: error:"), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    for p in parts {
-        assert!(
-            err.contains(p),
-            "graph-ig {args:?}: {err:?} should contain {p:?}"
-        );
-    }
-}
-
 struct Fixture {
     /// IG over edges, built-in data, graphs 0..5.
     edges: PathBuf,
@@ -301,7 +266,7 @@ fn fixture() -> &'static Fixture {
             (&f.both, "2..6", "both"),
             (&f.nodes, "0..3", "nodes"),
         ] {
-            ok(&[
+            cli_ok(&[
                 "explain",
                 "--graphs",
                 graphs,
@@ -423,7 +388,7 @@ fn score_of(line: &str) -> f64 {
 #[test]
 fn cli_top_prints_the_top_edges_per_graph() {
     let f = fixture();
-    let out = ok(&["top", "--attr", s(&f.edges), "--k", "3"]);
+    let out = cli_ok(&["top", "--attr", s(&f.edges), "--k", "3"]);
     let b = blocks(&out);
     assert_eq!(b.len(), 5, "{out}");
     let file = AttrFile::open(&f.edges).unwrap();
@@ -441,7 +406,7 @@ fn cli_top_prints_the_top_edges_per_graph() {
         }
     }
     // --graphs selects dataset graphs; --by value ranks by signed value.
-    let out = ok(&[
+    let out = cli_ok(&[
         "top",
         "--attr",
         s(&f.edges),
@@ -465,7 +430,7 @@ fn cli_top_prints_the_top_edges_per_graph() {
 fn cli_top_names_atoms_and_bonds_with_the_dataset() {
     let f = fixture();
     let file = AttrFile::open(&f.edges).unwrap();
-    let out = ok(&[
+    let out = cli_ok(&[
         "top",
         "--attr",
         s(&f.edges),
@@ -502,7 +467,7 @@ fn cli_top_names_atoms_and_bonds_with_the_dataset() {
         }
     }
     // Node ranking with names.
-    let out = ok(&[
+    let out = cli_ok(&[
         "top",
         "--attr",
         s(&f.both),
@@ -530,37 +495,37 @@ fn cli_top_names_atoms_and_bonds_with_the_dataset() {
 fn cli_top_errors_are_clean() {
     let f = fixture();
     let e = s(&f.edges);
-    fails(
+    cli_fails(
         &["top", "--attr", e, "--k", "0"],
         &["--k must be at least 1"],
     );
-    fails(
+    cli_fails(
         &["top", "--attr", e, "--graphs", "7..9"],
         &["--graphs 7..9", "dataset graphs 0..5"],
     );
-    fails(&["top", "--attr", e, "--graphs", "x"], &["expected A..B"]);
-    fails(
+    cli_fails(&["top", "--attr", e, "--graphs", "x"], &["expected A..B"]);
+    cli_fails(
         &["top", "--attr", e, "--by", "largest"],
         &["--by", "abs or value"],
     );
-    fails(
+    cli_fails(
         &["top", "--attr", e, "--nodes", "--undirected"],
         &["cannot be combined"],
     );
-    fails(&["top", "--attr", e, "--nodes"], &["node_attr"]);
-    fails(
+    cli_fails(&["top", "--attr", e, "--nodes"], &["node_attr"]);
+    cli_fails(
         &["top", "--attr", s(&f.nodes)],
         &["edge_attr", "--wrt edges"],
     );
-    fails(
+    cli_fails(
         &["top", "--attr", e, "--data", s(&f.data)],
         &["--data needs --name"],
     );
-    fails(
+    cli_fails(
         &["top", "--attr", "/nonexistent/x.safetensors"],
         &["/nonexistent/x.safetensors"],
     );
-    fails(
+    cli_fails(
         &[
             "top",
             "--attr",
@@ -572,7 +537,7 @@ fn cli_top_errors_are_clean() {
         ],
         &["do not fit", "graph 0 has"],
     );
-    fails(
+    cli_fails(
         &[
             "top",
             "--attr",

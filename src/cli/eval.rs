@@ -81,9 +81,8 @@ mod imp {
     use graph_ig::metrics::ground_truth::GroundTruthSummary;
     use graph_ig::metrics::{evaluate, EvalConfig, MaskRule};
     use graph_ig::output::ReadBack;
-    use graph_ig::sweep::sha256_hex;
     use graph_ig::synthetic::{self, SyntheticConfig};
-    use graph_ig::{default_model, Error, GraphBatch, GraphConvNet, Pool, Result};
+    use graph_ig::{Error, GraphBatch, GraphConvNet, Pool, Result};
     use rayon::prelude::*;
     use serde_json::json;
     use std::collections::HashMap;
@@ -230,29 +229,6 @@ mod imp {
         }
     }
 
-    /// The model, a label for it (path or built-in name) and the hash of its bytes.
-    fn load_model(args: &EvalArgs, dataset: &str) -> Result<(GraphConvNet, String, String)> {
-        if let Some(p) = &args.model {
-            let bytes = std::fs::read(p).map_err(|e| Error::Io {
-                path: p.clone(),
-                source: e,
-            })?;
-            let m = GraphConvNet::from_safetensors_bytes(&bytes, p)?;
-            return Ok((m, p.display().to_string(), sha256_hex(&bytes)));
-        }
-        let (m, key) = match (args.data.is_some(), dataset) {
-            (false, _) => (default_model::synthetic()?, "synthetic"),
-            (true, "Mutagenicity") => (default_model::mutagenicity()?, "mutagenicity"),
-            (true, other) => {
-                return Err(Error::Config(format!(
-                    "no built-in model for dataset {other}; pass --model FILE.safetensors"
-                )))
-            }
-        };
-        let bytes = default_model::bytes(key).unwrap_or_default();
-        Ok((m, format!("built-in:{key}"), sha256_hex(bytes)))
-    }
-
     fn config(args: &EvalArgs) -> Result<EvalConfig> {
         let mask = match (args.sparsity, args.fraction, args.threshold) {
             (_, Some(r), _) => MaskRule::Fraction(r),
@@ -367,7 +343,8 @@ mod imp {
             (None, Some(p)) => p.parse()?,
             (None, None) => Pool::Add,
         };
-        let (model, model_label, model_sha) = load_model(&args, &dataset)?;
+        let (model, model_label, model_sha) =
+            crate::cli::load_model(args.model.as_deref(), args.data.is_some(), &dataset)?;
         let model = model.with_pool(pool);
         if let Some(s) = main.meta("model_sha256") {
             if s != model_sha {

@@ -3,11 +3,11 @@
 use clap::Args;
 use graph_ig::graph::tu::{load_tu, TuOptions};
 use graph_ig::metrics::ground_truth_auc;
-use graph_ig::sweep::{sha256_hex, Sweep};
+use graph_ig::sweep::Sweep;
 use graph_ig::synthetic::{self, SyntheticConfig};
 use graph_ig::{
-    default_model, Adaptive, Device, Error, ExplainConfig, GraphBatch, GraphConvNet, Method,
-    NodeBaseline, Pool, Result, Rule, Smoothing, Target, Wrt,
+    Adaptive, Device, Error, ExplainConfig, GraphBatch, Method, NodeBaseline, Pool, Result, Rule,
+    Smoothing, Target, Wrt,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -121,29 +121,6 @@ pub fn parse_range(s: &str, total: usize) -> Result<std::ops::Range<usize>> {
     Ok(a..b)
 }
 
-/// The model and a label for it (path or built-in name), with the hash of its bytes.
-fn load_model(args: &ExplainArgs, dataset: &str) -> Result<(GraphConvNet, String, String)> {
-    if let Some(p) = &args.model {
-        let bytes = std::fs::read(p).map_err(|e| Error::Io {
-            path: p.clone(),
-            source: e,
-        })?;
-        let m = GraphConvNet::from_safetensors_bytes(&bytes, p)?;
-        return Ok((m, p.display().to_string(), sha256_hex(&bytes)));
-    }
-    let (m, key) = match (args.data.is_some(), dataset) {
-        (false, _) => (default_model::synthetic()?, "synthetic"),
-        (true, "Mutagenicity") => (default_model::mutagenicity()?, "mutagenicity"),
-        (true, other) => {
-            return Err(Error::Config(format!(
-                "no built-in model for dataset {other}; pass --model FILE.safetensors"
-            )))
-        }
-    };
-    let bytes = default_model::bytes(key).unwrap_or_default();
-    Ok((m, format!("built-in:{key}"), sha256_hex(bytes)))
-}
-
 pub fn run(args: ExplainArgs) -> Result<()> {
     let method: Method = args.method.parse()?;
     let wrt: Wrt = args.wrt.parse()?;
@@ -179,7 +156,8 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         (None, Some(_)) => return Err(Error::Config("--name needs --data".into())),
         (None, None) => "Synthetic".to_string(),
     };
-    let (model, model_label, model_sha) = load_model(&args, &dataset)?;
+    let (model, model_label, model_sha) =
+        super::load_model(args.model.as_deref(), args.data.is_some(), &dataset)?;
     let model = model.with_pool(pool);
     let full: GraphBatch = match &args.data {
         Some(dir) => load_tu(

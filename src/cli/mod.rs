@@ -7,7 +7,39 @@ pub mod synth;
 pub mod top;
 
 use clap::{Parser, Subcommand};
+use graph_ig::sweep::sha256_hex;
+use graph_ig::{default_model, Error, GraphConvNet, Result};
+use std::path::Path;
 use std::process::ExitCode;
+
+/// The model of a command, a label for it (its path, or `built-in:NAME`) and the
+/// SHA-256 of its bytes: the file given, else the built-in model for the built-in
+/// data (`has_data` false) or for Mutagenicity.
+pub fn load_model(
+    model: Option<&Path>,
+    has_data: bool,
+    dataset: &str,
+) -> Result<(GraphConvNet, String, String)> {
+    if let Some(p) = model {
+        let bytes = std::fs::read(p).map_err(|e| Error::Io {
+            path: p.to_path_buf(),
+            source: e,
+        })?;
+        let m = GraphConvNet::from_safetensors_bytes(&bytes, p)?;
+        return Ok((m, p.display().to_string(), sha256_hex(&bytes)));
+    }
+    let (m, key) = match (has_data, dataset) {
+        (false, _) => (default_model::synthetic()?, "synthetic"),
+        (true, "Mutagenicity") => (default_model::mutagenicity()?, "mutagenicity"),
+        (true, other) => {
+            return Err(Error::Config(format!(
+                "no built-in model for dataset {other}; pass --model FILE.safetensors"
+            )))
+        }
+    };
+    let bytes = default_model::bytes(key).unwrap_or_default();
+    Ok((m, format!("built-in:{key}"), sha256_hex(bytes)))
+}
 
 #[derive(Parser)]
 #[command(

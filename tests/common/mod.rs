@@ -138,3 +138,44 @@ pub fn mutagenicity_dir() -> Option<PathBuf> {
         None
     }
 }
+
+/// Runs the `graph-ig` binary with `args`.
+pub fn run_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_graph-ig"))
+        .args(args)
+        .output()
+        .expect("the graph-ig binary runs")
+}
+
+/// Command output as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs `graph-ig args`, asserts success and returns its stdout.
+pub fn cli_ok(args: &[&str]) -> String {
+    let o = run_cli(args);
+    assert!(
+        o.status.success(),
+        "graph-ig {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+/// Runs `graph-ig args`, asserts a clean failure (exit 1, `graph-ig: error:`, no panic)
+/// whose message contains every one of `parts`.
+pub fn cli_fails(args: &[&str], parts: &[&str]) {
+    let o = run_cli(args);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "graph-ig {args:?}: {err}");
+    assert!(err.starts_with("graph-ig: error:"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for p in parts {
+        assert!(
+            err.contains(p),
+            "graph-ig {args:?}: {err:?} should contain {p:?}"
+        );
+    }
+}
