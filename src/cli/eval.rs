@@ -16,22 +16,11 @@ pub struct EvalArgs {
     /// (e.g. made with --target 0 and --target 1): Pope et al.'s contrastivity.
     #[arg(long)]
     attr_other: Option<PathBuf>,
-    /// Folder with the TU files; without it, the built-in synthetic molecules.
-    #[arg(long)]
-    data: Option<PathBuf>,
-    /// Dataset name: the prefix of the TU files.
-    #[arg(long)]
-    name: Option<String>,
-    /// PyG state_dict as safetensors. Defaults to the built-in model for the
-    /// built-in data and for Mutagenicity.
-    #[arg(long)]
-    model: Option<PathBuf>,
+    #[command(flatten)]
+    src: crate::cli::DataArgs,
     /// Global pooling of the model: add, mean or max (default: the file's, else add).
     #[arg(long)]
     pool: Option<String>,
-    /// Put NAME_node_attributes.txt before the one-hot labels (as explain's flag).
-    #[arg(long)]
-    use_node_attr: bool,
     /// Rank edges by abs (|attribution|) or signed (attribution).
     #[arg(long, default_value = "abs")]
     ranking: String,
@@ -76,12 +65,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
 mod imp {
     use super::EvalArgs;
     use graph_ig::cpu::network::{log_probs, LocalGraph};
-    use graph_ig::graph::tu::{load_tu, TuOptions};
     use graph_ig::metrics::evaluate::{EvalReport, Explanation};
     use graph_ig::metrics::ground_truth::GroundTruthSummary;
     use graph_ig::metrics::{evaluate, EvalConfig, MaskRule};
     use graph_ig::output::ReadBack;
-    use graph_ig::synthetic::{self, SyntheticConfig};
     use graph_ig::{Error, GraphBatch, GraphConvNet, Pool, Result};
     use rayon::prelude::*;
     use serde_json::json;
@@ -320,16 +307,7 @@ mod imp {
         let main = AttrFile::read(&args.attr)?;
         let other = args.attr_other.as_deref().map(AttrFile::read).transpose()?;
 
-        let dataset = match (&args.data, &args.name) {
-            (Some(_), Some(n)) => n.clone(),
-            (Some(_), None) => {
-                return Err(Error::Config(
-                    "--data needs --name (the TU file prefix)".into(),
-                ))
-            }
-            (None, Some(_)) => return Err(Error::Config("--name needs --data".into())),
-            (None, None) => "Synthetic".to_string(),
-        };
+        let dataset = args.src.dataset()?;
         if let Some(d) = main.meta("dataset") {
             if d != dataset {
                 return Err(Error::Config(format!(
@@ -343,8 +321,7 @@ mod imp {
             (None, Some(p)) => p.parse()?,
             (None, None) => Pool::Add,
         };
-        let (model, model_label, model_sha) =
-            crate::cli::load_model(args.model.as_deref(), args.data.is_some(), &dataset)?;
+        let (model, model_label, model_sha) = args.src.model(&dataset)?;
         let model = model.with_pool(pool);
         if let Some(s) = main.meta("model_sha256") {
             if s != model_sha {
@@ -357,17 +334,7 @@ mod imp {
                 );
             }
         }
-        let full: GraphBatch = match &args.data {
-            Some(dir) => load_tu(
-                dir,
-                &dataset,
-                model.num_features(),
-                &TuOptions {
-                    use_node_attr: args.use_node_attr,
-                },
-            )?,
-            None => synthetic::generate(&SyntheticConfig::default())?.batch,
-        };
+        let full: GraphBatch = args.src.graphs(&dataset, model.num_features())?;
         if let Some(i) = main
             .graph_index
             .iter()

@@ -1,10 +1,8 @@
 //! `graph-ig explain`: the dataset-wide attribution sweep.
 
 use clap::Args;
-use graph_ig::graph::tu::{load_tu, TuOptions};
 use graph_ig::metrics::ground_truth_auc;
 use graph_ig::sweep::Sweep;
-use graph_ig::synthetic::{self, SyntheticConfig};
 use graph_ig::{
     Adaptive, Device, Error, ExplainConfig, GraphBatch, Method, NodeBaseline, Pool, Result, Rule,
     Smoothing, Target, Wrt,
@@ -15,17 +13,8 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct ExplainArgs {
-    /// Folder with the TU files NAME_A.txt, NAME_graph_indicator.txt, ...
-    /// Without it, the built-in synthetic molecules are used.
-    #[arg(long)]
-    data: Option<PathBuf>,
-    /// Dataset name: the prefix of the TU files.
-    #[arg(long)]
-    name: Option<String>,
-    /// PyG state_dict as safetensors. Defaults to the built-in model for the
-    /// built-in data and for Mutagenicity.
-    #[arg(long)]
-    model: Option<PathBuf>,
+    #[command(flatten)]
+    src: super::DataArgs,
     /// Output safetensors file.
     #[arg(long)]
     out: PathBuf,
@@ -61,9 +50,6 @@ pub struct ExplainArgs {
     /// The most steps adaptive mode may use per graph (default 800).
     #[arg(long)]
     max_steps: Option<usize>,
-    /// Put NAME_node_attributes.txt before the one-hot labels (PyG's use_node_attr=True).
-    #[arg(long)]
-    use_node_attr: bool,
     /// GPU paths: device memory in MiB that one chunk of graphs × steps may use
     /// (default: half the free memory). Results do not depend on it.
     #[arg(long)]
@@ -146,30 +132,10 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     }
     device.open()?;
 
-    let dataset = match (&args.data, &args.name) {
-        (Some(_), Some(n)) => n.clone(),
-        (Some(_), None) => {
-            return Err(Error::Config(
-                "--data needs --name (the TU file prefix)".into(),
-            ))
-        }
-        (None, Some(_)) => return Err(Error::Config("--name needs --data".into())),
-        (None, None) => "Synthetic".to_string(),
-    };
-    let (model, model_label, model_sha) =
-        super::load_model(args.model.as_deref(), args.data.is_some(), &dataset)?;
+    let dataset = args.src.dataset()?;
+    let (model, model_label, model_sha) = args.src.model(&dataset)?;
     let model = model.with_pool(pool);
-    let full: GraphBatch = match &args.data {
-        Some(dir) => load_tu(
-            dir,
-            &dataset,
-            model.num_features(),
-            &TuOptions {
-                use_node_attr: args.use_node_attr,
-            },
-        )?,
-        None => synthetic::generate(&SyntheticConfig::default())?.batch,
-    };
+    let full: GraphBatch = args.src.graphs(&dataset, model.num_features())?;
     let range = match &args.graphs {
         Some(s) => parse_range(s, full.num_graphs())?,
         None => 0..full.num_graphs(),

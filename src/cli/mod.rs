@@ -7,38 +7,83 @@ pub mod synth;
 pub mod top;
 
 use clap::{Parser, Subcommand};
+use graph_ig::graph::tu::{load_tu, TuOptions};
 use graph_ig::sweep::sha256_hex;
-use graph_ig::{default_model, Error, GraphConvNet, Result};
-use std::path::Path;
+use graph_ig::synthetic::{generate, SyntheticConfig};
+use graph_ig::{default_model, Error, GraphBatch, GraphConvNet, Result};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// The model of a command, a label for it (its path, or `built-in:NAME`) and the
-/// SHA-256 of its bytes: the file given, else the built-in model for the built-in
-/// data (`has_data` false) or for Mutagenicity.
-pub fn load_model(
-    model: Option<&Path>,
-    has_data: bool,
-    dataset: &str,
-) -> Result<(GraphConvNet, String, String)> {
-    if let Some(p) = model {
-        let bytes = std::fs::read(p).map_err(|e| Error::Io {
-            path: p.to_path_buf(),
-            source: e,
-        })?;
-        let m = GraphConvNet::from_safetensors_bytes(&bytes, p)?;
-        return Ok((m, p.display().to_string(), sha256_hex(&bytes)));
-    }
-    let (m, key) = match (has_data, dataset) {
-        (false, _) => (default_model::synthetic()?, "synthetic"),
-        (true, "Mutagenicity") => (default_model::mutagenicity()?, "mutagenicity"),
-        (true, other) => {
-            return Err(Error::Config(format!(
-                "no built-in model for dataset {other}; pass --model FILE.safetensors"
-            )))
+/// Where the graphs and the model come from; shared by `explain` and `eval`.
+#[derive(clap::Args)]
+pub struct DataArgs {
+    /// Folder with the TU files NAME_A.txt, NAME_graph_indicator.txt, ...
+    /// Without it, the built-in synthetic molecules are used.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Dataset name: the prefix of the TU files.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// PyG state_dict as safetensors. Defaults to the built-in model for the
+    /// built-in data and for Mutagenicity.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Put NAME_node_attributes.txt before the one-hot labels (PyG's use_node_attr=True).
+    #[arg(long)]
+    pub use_node_attr: bool,
+}
+
+impl DataArgs {
+    /// The dataset name: `--name`, or `Synthetic` for the built-in data.
+    pub fn dataset(&self) -> Result<String> {
+        match (&self.data, &self.name) {
+            (Some(_), Some(n)) => Ok(n.clone()),
+            (Some(_), None) => Err(Error::Config(
+                "--data needs --name (the TU file prefix)".into(),
+            )),
+            (None, Some(_)) => Err(Error::Config("--name needs --data".into())),
+            (None, None) => Ok("Synthetic".to_string()),
         }
-    };
-    let bytes = default_model::bytes(key).unwrap_or_default();
-    Ok((m, format!("built-in:{key}"), sha256_hex(bytes)))
+    }
+
+    /// The model, a label for it (its path, or `built-in:NAME`) and the SHA-256 of
+    /// its bytes: `--model`, else the built-in model for the built-in data or Mutagenicity.
+    pub fn model(&self, dataset: &str) -> Result<(GraphConvNet, String, String)> {
+        if let Some(p) = &self.model {
+            let bytes = std::fs::read(p).map_err(|e| Error::Io {
+                path: p.clone(),
+                source: e,
+            })?;
+            let m = GraphConvNet::from_safetensors_bytes(&bytes, p)?;
+            return Ok((m, p.display().to_string(), sha256_hex(&bytes)));
+        }
+        let (m, key) = match (self.data.is_some(), dataset) {
+            (false, _) => (default_model::synthetic()?, "synthetic"),
+            (true, "Mutagenicity") => (default_model::mutagenicity()?, "mutagenicity"),
+            (true, other) => {
+                return Err(Error::Config(format!(
+                    "no built-in model for dataset {other}; pass --model FILE.safetensors"
+                )))
+            }
+        };
+        let bytes = default_model::bytes(key).unwrap_or_default();
+        Ok((m, format!("built-in:{key}"), sha256_hex(bytes)))
+    }
+
+    /// All graphs of the dataset, with node features of width `num_features`.
+    pub fn graphs(&self, dataset: &str, num_features: usize) -> Result<GraphBatch> {
+        match &self.data {
+            Some(dir) => load_tu(
+                dir,
+                dataset,
+                num_features,
+                &TuOptions {
+                    use_node_attr: self.use_node_attr,
+                },
+            ),
+            None => Ok(generate(&SyntheticConfig::default())?.batch),
+        }
+    }
 }
 
 #[derive(Parser)]
