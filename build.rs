@@ -195,10 +195,10 @@ fn build_interpret(out: &Path, files: &[KernelFile]) {
         for k in &f.kernels {
             writeln!(
                 cpp,
-                "extern \"C\" void gi_interpret_{k}(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned long long smem, void** args) {{\n    ::gi::launch({k}, dim3{{gx, gy, gz}}, dim3{{bx, by, bz}}, smem, args);\n}}"
+                "extern \"C\" void gi_interpret_{k}(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned long long smem, void** args, const unsigned char* kinds, int nargs) {{\n    ::gi::launch({k}, \"{k}\", dim3{{gx, gy, gz}}, dim3{{bx, by, bz}}, smem, args, kinds, nargs);\n}}"
             )
             .ok();
-            writeln!(rust, "    fn gi_interpret_{k}(gx: u32, gy: u32, gz: u32, bx: u32, by: u32, bz: u32, smem: u64, args: *mut *mut core::ffi::c_void);").ok();
+            writeln!(rust, "    fn gi_interpret_{k}(gx: u32, gy: u32, gz: u32, bx: u32, by: u32, bz: u32, smem: u64, args: *mut *mut core::ffi::c_void, kinds: *const u8, nargs: i32);").ok();
             writeln!(table, "    ({k:?}, gi_interpret_{k}),").ok();
         }
         let path = out.join(format!("interpret_{}.cpp", f.stem));

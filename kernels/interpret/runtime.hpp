@@ -20,6 +20,7 @@
 #include <mutex>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -171,8 +172,32 @@ std::tuple<Args...> unpack(void** args, std::index_sequence<I...>) {
     return std::tuple<Args...>(*static_cast<Args*>(args[I])...);
 }
 
+// What the host says each argument is: 1 = a device pointer, else the scalar's size
+// in bytes. A mismatch with the kernel's signature (say an int where the kernel takes
+// a long long) would only show on a real GPU, so interpret mode refuses it.
+template <typename T>
+constexpr unsigned char kind_of() {
+    return std::is_pointer_v<T> ? 1 : (unsigned char)sizeof(T);
+}
+
 template <typename... Args>
-void launch(void (*kernel)(Args...), dim3 grid, dim3 block, size_t smem, void** args) {
+void launch(void (*kernel)(Args...), const char* name, dim3 grid, dim3 block, size_t smem,
+            void** args, const unsigned char* kinds, int nargs) {
+    constexpr unsigned char want[] = {kind_of<Args>()..., 0};
+    if (nargs != (int)sizeof...(Args)) {
+        std::fprintf(stderr, "graph-ig interpret mode: %s takes %d arguments, the host passed %d\n",
+                     name, (int)sizeof...(Args), nargs);
+        std::abort();
+    }
+    for (int i = 0; i < nargs; ++i) {
+        if (kinds[i] != want[i]) {
+            std::fprintf(stderr,
+                         "graph-ig interpret mode: %s argument %d is %s, the host passed %s\n", name,
+                         i, want[i] == 1 ? "a pointer" : (want[i] == 8 ? "8 bytes" : "4 bytes"),
+                         kinds[i] == 1 ? "a pointer" : (kinds[i] == 8 ? "8 bytes" : "4 bytes"));
+            std::abort();
+        }
+    }
     auto values = unpack<Args...>(args, std::index_sequence_for<Args...>{});
     run_grid(grid, block, smem, [&] { std::apply(kernel, values); });
 }

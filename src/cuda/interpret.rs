@@ -12,7 +12,8 @@ use super::launch::{Arg, Elem, Gpu, Shape};
 use crate::{Error, Result};
 use std::ffi::c_void;
 
-type InterpretEntry = unsafe extern "C" fn(u32, u32, u32, u32, u32, u32, u64, *mut *mut c_void);
+type InterpretEntry =
+    unsafe extern "C" fn(u32, u32, u32, u32, u32, u32, u64, *mut *mut c_void, *const u8, i32);
 
 include!(concat!(env!("OUT_DIR"), "/interpret_kernels.rs"));
 
@@ -93,13 +94,24 @@ impl Gpu for InterpretGpu {
                 Arg::Long(v) => *v as u64,
             })
             .collect();
+        // What each argument is (1 = pointer, else its size), checked against the kernel's
+        // signature by the entry: a mismatch that only a GPU would notice aborts here.
+        let kinds: Vec<u8> = args
+            .iter()
+            .map(|a| match a {
+                Arg::F(_) | Arg::I(_) | Arg::Out(_) | Arg::Null => 1,
+                Arg::Int(_) => 4,
+                Arg::Long(_) => 8,
+            })
+            .collect();
         let mut argv: Vec<*mut c_void> = slots
             .iter_mut()
             .map(|s| s as *mut u64 as *mut c_void)
             .collect();
         // SAFETY: the host code validated every size and index before this launch; each
         // buffer outlives the call (borrowed by `args`), outputs are borrowed mutably, and
-        // the slots hold one value per kernel parameter in signature order.
+        // the slots hold one value per kernel parameter in signature order (the entry checks
+        // their number and kinds against the kernel's signature before reading them).
         unsafe {
             entry(
                 shape.grid,
@@ -110,6 +122,8 @@ impl Gpu for InterpretGpu {
                 1,
                 u64::from(shape.smem),
                 argv.as_mut_ptr(),
+                kinds.as_ptr(),
+                kinds.len() as i32,
             );
         }
         Ok(())
