@@ -192,6 +192,8 @@ fn attribute<'m>(
         | Method::InputXGradient
         | Method::GradCam(_)
         | Method::ContrastiveGradient
+        | Method::ExcitationBackprop
+        | Method::ContrastiveEb
         | Method::Cam => {
             let mut g = vec![0.0; len];
             grad(gi, 1.0, &mut Scratch::default(), &mut g);

@@ -6,7 +6,9 @@
 //!   `α_k = (1/n) Σ_n ∂y_c/∂F^l_{n,k}` and `score_n = ReLU(Σ_k α_k F^l_{n,k})`;
 //!   the average is `(1/L) Σ_l score^l_n`.
 //! - Contrastive gradient: `score_n = ‖ReLU(∂y_c/∂X_n)‖₂` over node `n`'s input features.
+//! - Excitation Backprop and contrastive EB: see [`super::excitation`].
 
+use super::excitation::{excitation, negated};
 use super::network::{backward_from, forward, Activations, LocalGraph};
 use crate::explain::{Attributions, ExplainConfig, Method};
 use crate::{GraphBatch, GraphConvNet, Result};
@@ -61,6 +63,17 @@ fn graph_scores(
                 }
             }
             total.iter().map(|t| t / layers.len() as f64).collect()
+        }
+        Method::ExcitationBackprop | Method::ContrastiveEb => {
+            let mut top = vec![0.0; model.num_classes()];
+            top[target] = 1.0;
+            let eb = excitation(model, &g, &w, &act, &top, &model.lin2);
+            if cfg.method == Method::ExcitationBackprop {
+                eb
+            } else {
+                let neg = excitation(model, &g, &w, &act, &top, &negated(&model.lin2, target));
+                eb.iter().zip(&neg).map(|(a, b)| a - b).collect()
+            }
         }
         _ => vec![0.0; n],
     };

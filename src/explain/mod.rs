@@ -26,6 +26,11 @@ pub enum Method {
     GradCam(Option<usize>),
     /// Contrastive gradient (Pope et al. 2019): `‖ReLU(∂y_c/∂X_n)‖₂` per node.
     ContrastiveGradient,
+    /// Excitation Backprop (Pope et al. 2019), node level: the probability mass that
+    /// reaches each node's input features (see `cpu::excitation`).
+    ExcitationBackprop,
+    /// Contrastive Excitation Backprop: EB for the class minus EB for the negated classifier.
+    ContrastiveEb,
     /// SmoothGrad (Smilkov et al. 2017): the mean gradient of the target log-probability
     /// at `samples` noisy copies of the input (Gaussian noise of standard deviation
     /// `sigma`; see [`Smoothing`]).
@@ -51,6 +56,8 @@ impl Method {
             Method::ContrastiveGradient => "contrastive-gradient".into(),
             Method::Cam => "cam".into(),
             Method::SmoothGrad => "smoothgrad".into(),
+            Method::ExcitationBackprop => "eb".into(),
+            Method::ContrastiveEb => "c-eb".into(),
             Method::VarGrad => "vargrad".into(),
         }
     }
@@ -67,7 +74,11 @@ impl Method {
     pub fn node_level(self) -> bool {
         matches!(
             self,
-            Method::GradCam(_) | Method::ContrastiveGradient | Method::Cam
+            Method::GradCam(_)
+                | Method::ContrastiveGradient
+                | Method::Cam
+                | Method::ExcitationBackprop
+                | Method::ContrastiveEb
         )
     }
 }
@@ -83,11 +94,13 @@ impl std::str::FromStr for Method {
             "contrastive-gradient" => Ok(Method::ContrastiveGradient),
             "cam" => Ok(Method::Cam),
             "smoothgrad" => Ok(Method::SmoothGrad),
+            "eb" | "excitation-backprop" => Ok(Method::ExcitationBackprop),
+            "c-eb" | "contrastive-eb" => Ok(Method::ContrastiveEb),
             "vargrad" => Ok(Method::VarGrad),
             _ => match s.strip_prefix("grad-cam:").map(str::parse::<usize>) {
                 Some(Ok(l)) => Ok(Method::GradCam(Some(l))),
                 _ => Err(Error::Config(format!(
-                    "unknown method {s:?}; use ig, saliency, input-x-gradient, grad-cam, grad-cam:LAYER, contrastive-gradient, smoothgrad, vargrad or cam"
+                    "unknown method {s:?}; use ig, saliency, input-x-gradient, grad-cam, grad-cam:LAYER, contrastive-gradient, eb, c-eb, smoothgrad, vargrad or cam"
                 ))),
             },
         }
