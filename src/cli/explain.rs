@@ -82,23 +82,10 @@ pub struct ExplainArgs {
     quiet: bool,
 }
 
+/// Parses `--graphs` for a dataset of `total` graphs (`A..` ends at `total`).
 pub fn parse_range(s: &str, total: usize) -> Result<std::ops::Range<usize>> {
-    let bad = || {
-        Error::Config(format!(
-            "--graphs {s:?}: expected A..B, A.. or ..B with 0-based graph indices"
-        ))
-    };
-    let (a, b) = s.split_once("..").ok_or_else(bad)?;
-    let a = if a.is_empty() {
-        0
-    } else {
-        a.parse().map_err(|_| bad())?
-    };
-    let b = if b.is_empty() {
-        total
-    } else {
-        b.parse().map_err(|_| bad())?
-    };
+    let r = super::parse_graph_bounds(s)?;
+    let (a, b) = (r.start, if r.end == usize::MAX { total } else { r.end });
     if a >= b || b > total {
         return Err(Error::Config(format!(
             "--graphs {s}: the range is empty or beyond the dataset's {total} graphs"

@@ -14,6 +14,26 @@ use graph_ig::{default_model, Error, GraphBatch, GraphConvNet, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The bounds of `--graphs A..B`, `A..` or `..B` (0-based, half-open; `A..` ends at
+/// `usize::MAX`), not yet checked against anything.
+pub fn parse_graph_bounds(s: &str) -> Result<std::ops::Range<usize>> {
+    let bad = || {
+        Error::Config(format!(
+            "--graphs {s:?}: expected A..B, A.. or ..B with 0-based graph indices"
+        ))
+    };
+    let (a, b) = s.split_once("..").ok_or_else(bad)?;
+    let bound = |t: &str, open: usize| {
+        let t = t.trim();
+        if t.is_empty() {
+            Ok(open)
+        } else {
+            t.parse().map_err(|_| bad())
+        }
+    };
+    Ok(bound(a, 0)?..bound(b, usize::MAX)?)
+}
+
 /// Where the graphs and the model come from; shared by `explain` and `eval`.
 #[derive(clap::Args)]
 pub struct DataArgs {

@@ -38,28 +38,14 @@ pub struct TopArgs {
     name: Option<String>,
 }
 
-/// Parses `A..B`, `A..` or `..B` (0-based, half-open) into a range of dataset indices.
+/// Parses `A..B`, `A..` or `..B` (0-based, half-open) into a non-empty range of
+/// dataset indices (`A..` ends at `usize::MAX`).
 pub(crate) fn parse_graph_range(s: &str) -> Result<Range<usize>> {
-    let bad = || {
-        Error::Config(format!(
-            "--graphs {s:?}: expected A..B, A.. or ..B with 0-based graph indices"
-        ))
-    };
-    let (a, b) = s.split_once("..").ok_or_else(bad)?;
-    let a = if a.trim().is_empty() {
-        0
-    } else {
-        a.trim().parse().map_err(|_| bad())?
-    };
-    let b = if b.trim().is_empty() {
-        usize::MAX
-    } else {
-        b.trim().parse().map_err(|_| bad())?
-    };
-    if a >= b {
+    let r = super::parse_graph_bounds(s)?;
+    if r.start >= r.end {
         return Err(Error::Config(format!("--graphs {s}: the range is empty")));
     }
-    Ok(a..b)
+    Ok(r)
 }
 
 /// The dataset given by `--data`/`--name`, if any, with a warning when the
