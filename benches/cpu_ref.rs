@@ -10,67 +10,17 @@
 //! arrays to host results, best of the repetitions.
 
 use graph_ig::graph::tu::{load_tu, TuOptions};
-use graph_ig::model::{GraphConvLayer, Linear};
 use graph_ig::synthetic::{generate, SyntheticConfig};
-use graph_ig::{explain, Device, ExplainConfig, GraphBatch, GraphConvNet, Pool, Wrt};
+use graph_ig::{Device, ExplainConfig, GraphBatch, GraphConvNet, Wrt};
 use std::path::PathBuf;
-use std::time::Instant;
 
-/// A deterministic model of the tutorial's shape with the given width.
-fn model(width: usize, layers: usize) -> GraphConvNet {
-    let mut state = 0x9e3779b97f4a7c15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-    };
-    let mut lin = |i: usize, o: usize| Linear {
-        out_dim: o,
-        in_dim: i,
-        weight: (0..o * i).map(|_| next() / (i as f64).sqrt()).collect(),
-        bias: (0..o).map(|_| next() * 0.1).collect(),
-    };
-    let mut convs = Vec::new();
-    let mut d = 14;
-    for _ in 0..layers {
-        convs.push(GraphConvLayer {
-            lin_rel: lin(d, width),
-            lin_root: lin(d, width),
-        });
-        d = width;
-    }
-    GraphConvNet {
-        convs,
-        lin1: lin(width, width),
-        lin2: lin(width, 2),
-        pool: Pool::Add,
-    }
-}
+mod util;
 
+use util::{header, model, ring_batch, row};
+
+/// Best seconds of `reps` runs on the CPU.
 fn time(model: &GraphConvNet, batch: &GraphBatch, cfg: &ExplainConfig, reps: usize) -> f64 {
-    let mut best = f64::INFINITY;
-    for _ in 0..reps {
-        let t = Instant::now();
-        let a = explain(model, batch, cfg, Device::Cpu).expect("benchmark run");
-        std::hint::black_box(&a);
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    best
-}
-
-fn row(name: &str, batch: &GraphBatch, steps: usize, width: usize, secs: f64) {
-    println!(
-        "{name:34} {:>6} {:>8} {:>8} {:>5} {:>5} {:>9.3} {:>9.1} {:>12.3e}",
-        batch.num_graphs(),
-        batch.num_nodes(),
-        batch.num_edges(),
-        steps,
-        width,
-        secs,
-        batch.num_graphs() as f64 / secs,
-        (batch.num_nodes() * steps) as f64 / secs,
-    );
+    util::time(Device::Cpu, model, batch, cfg, reps)
 }
 
 fn main() {
@@ -80,10 +30,7 @@ fn main() {
         "cpu reference benchmarks ({threads} threads){}",
         if quick { ", quick" } else { "" }
     );
-    println!(
-        "{:34} {:>6} {:>8} {:>8} {:>5} {:>5} {:>9} {:>9} {:>12}",
-        "name", "graphs", "nodes", "edges", "steps", "width", "seconds", "graphs/s", "node-steps/s"
-    );
+    header();
     let ig = |steps| ExplainConfig {
         steps,
         wrt: Wrt::Edges,
@@ -169,18 +116,7 @@ fn main() {
     } else {
         &[100usize, 1000, 10000][..]
     } {
-        let mut b = GraphBatch::builder(14);
-        let mut x = vec![0f32; n * 14];
-        for i in 0..n {
-            x[i * 14 + i % 14] = 1.0;
-        }
-        let edges: Vec<(usize, usize)> = (0..n)
-            .flat_map(|i| [(i, (i + 1) % n), ((i + 1) % n, i)])
-            .collect();
-        for _ in 0..8 {
-            b = b.graph(&x, &edges);
-        }
-        let data = b.build().expect("ring graphs");
+        let data = ring_batch(n, 8);
         let secs = time(&model(32, 5), &data, &ig(50), 1);
         row(&format!("cpu_ring_nodes_{n}"), &data, 50, 32, secs);
     }

@@ -14,11 +14,14 @@
 // lin_rel.bias [out], lin_root.weight [out, in]; then lin1.weight, lin1.bias,
 // lin2.weight, lin2.bias. `dims` = [L, d_0 = F, d_1, ..., d_L, hidden, classes].
 //
-// Shared memory (floats), for a graph of n nodes and e edges, D = max width:
-//   h_0 .. h_L (n * d_l each), three n * D work buffers, P and Q (n * d_1 each,
-//   edge mode with the shortcut), e edge-gradient slots, and 4 * D + 2 * hidden
-//   + 3 * classes + 2 for the head. The host computes the same size
-//   (src/cuda/fused.rs) and sends graphs that do not fit to the layered path.
+// Shared memory, for a graph of n nodes and e edges, D = max width: first in f32,
+//   three n * D work buffers, P and Q (n * d_1 each, edge mode with the shortcut),
+//   e edge-gradient slots, and 4 * D + 2 * hidden + 3 * classes + 2 for the head;
+//   then in the storage type S (f32, bf16 or f16: kernels fused_ig, fused_ig_bf16,
+//   fused_ig_f16) h_0 .. h_L (n * d_l each). Narrow storage rounds the
+//   activations each time they are written; gradients and sums stay f32. The host
+//   computes the same size (src/cuda/fused.rs) and sends graphs that do not fit to
+//   the layered path.
 #include "prelude.cuh"
 
 #define GI_MODE_EDGES 0
@@ -59,12 +62,16 @@ struct FusedGraph {
     const int* dst;
 };
 
+// The block's shared memory. S is the storage type of the activations h_l (float,
+// gi_bf16 or gi_f16); everything else (the shortcut's P and Q, whose sum cancels, and
+// the gradients) is f32, and all arithmetic is f32.
+template <typename S>
 struct FusedSmem {
-    float* h0;  // h_0 .. h_L back to back
+    S* h0;  // h_0 .. h_L back to back
     int n;
     // h_l, the input of conv layer l + 1 (computed, so no pointer array lands in local memory).
-    __device__ float* hl(const FusedNet& net, int l) const {
-        float* p = h0;
+    __device__ S* hl(const FusedNet& net, int l) const {
+        S* p = h0;
         for (int k = 0; k < l; ++k) p += n * net.width(k);
         return p;
     }
@@ -74,17 +81,18 @@ struct FusedSmem {
 
 // Forward pass of one step. h[0] holds the node features. With `shortcut`, layer 1 is
 // relu(w * P + Q) (edge mode: P = W_rel A x, Q = W_root x + b, computed once per graph).
-__device__ void fused_forward(const FusedNet& net, const FusedGraph& g, FusedSmem& s, float w,
+template <typename S>
+__device__ void fused_forward(const FusedNet& net, const FusedGraph& g, FusedSmem<S>& s, float w,
                               bool shortcut, int pool_mode) {
     int t = threadIdx.x, T = blockDim.x;
     for (int l = 0; l < net.layers; ++l) {
         int din = net.width(l), dout = net.width(l + 1);
-        const float* hin = s.hl(net, l);
-        float* hout = s.hl(net, l + 1);
+        const S* hin = s.hl(net, l);
+        S* hout = s.hl(net, l + 1);
         if (l == 0 && shortcut) {
             for (int k = t; k < g.n * dout; k += T) {
                 float v = w * s.P[k] + s.Q[k];
-                hout[k] = v > 0.0f ? v : 0.0f;
+                hout[k] = gi_store<S>(v > 0.0f ? v : 0.0f);
             }
             __syncthreads();
             continue;
@@ -94,7 +102,7 @@ __device__ void fused_forward(const FusedNet& net, const FusedGraph& g, FusedSme
             int i = k / din, c = k % din;
             float acc = 0.0f;
             for (int q = g.in_ptr[g.n0 + i]; q < g.in_ptr[g.n0 + i + 1]; ++q) {
-                float m = w * hin[(g.in_src[q] - g.n0) * din + c];
+                float m = w * gi_load(hin[(g.in_src[q] - g.n0) * din + c]);
                 acc += m;
             }
             s.a[k] = acc;
@@ -107,19 +115,19 @@ __device__ void fused_forward(const FusedNet& net, const FusedGraph& g, FusedSme
             int i = k / dout, o = k % dout;
             float acc = 0.0f, acc2 = 0.0f;
             for (int c = 0; c < din; ++c) acc += s.a[i * din + c] * wr[o * din + c];
-            for (int c = 0; c < din; ++c) acc2 += hin[i * din + c] * wo[o * din + c];
+            for (int c = 0; c < din; ++c) acc2 += gi_load(hin[i * din + c]) * wo[o * din + c];
             float v = acc + acc2 + br[o];
-            hout[k] = v > 0.0f ? v : 0.0f;
+            hout[k] = gi_store<S>(v > 0.0f ? v : 0.0f);
         }
         __syncthreads();
     }
     // Pooling: one thread per channel, nodes in order; max pooling counts ties.
     int d = net.width(net.layers);
-    const float* hl = s.hl(net, net.layers);
+    const S* hl = s.hl(net, net.layers);
     for (int c = t; c < d; c += T) {
-        float acc = pool_mode == 2 ? hl[c] : 0.0f, k = pool_mode == 2 ? 1.0f : 0.0f;
+        float acc = pool_mode == 2 ? gi_load(hl[c]) : 0.0f, k = pool_mode == 2 ? 1.0f : 0.0f;
         for (int i = pool_mode == 2 ? 1 : 0; i < g.n; ++i) {
-            float v = hl[i * d + c];
+            float v = gi_load(hl[i * d + c]);
             if (pool_mode != 2) {
                 acc += v;
             } else if (v > acc) {
@@ -163,7 +171,8 @@ __device__ void fused_forward(const FusedNet& net, const FusedGraph& g, FusedSme
 // Backward pass of log_probs[target] after fused_forward with the same w. Edge mode adds
 // the edge-weight gradient to s.dw (zeroed by the caller); node mode leaves the
 // node-feature gradient in the returned buffer.
-__device__ float* fused_backward(const FusedNet& net, const FusedGraph& g, FusedSmem& s, float w,
+template <typename S>
+__device__ float* fused_backward(const FusedNet& net, const FusedGraph& g, FusedSmem<S>& s, float w,
                                  int target, int mode, int pool_mode) {
     int t = threadIdx.x, T = blockDim.x;
     if (t == 0) {
@@ -191,10 +200,10 @@ __device__ float* fused_backward(const FusedNet& net, const FusedGraph& g, Fused
     __syncthreads();
     float* dh = s.b;
     float* dprev = s.c;
-    const float* hl = s.hl(net, net.layers);
+    const S* hl = s.hl(net, net.layers);
     for (int k = t; k < g.n * d; k += T) {
         int c = k % d;
-        float v = hl[k], out;
+        float v = gi_load(hl[k]), out;
         if (pool_mode == 0) {
             out = s.dpooled[c];
         } else if (pool_mode == 1) {
@@ -218,11 +227,11 @@ __device__ float* fused_backward(const FusedNet& net, const FusedGraph& g, Fused
         }
         __syncthreads();
         if (mode == GI_MODE_EDGES) {
-            const float* hin = s.hl(net, l);
+            const S* hin = s.hl(net, l);
             for (int q = t; q < g.e; q += T) {
                 int si = g.src[g.e0 + q] - g.n0, di = g.dst[g.e0 + q] - g.n0;
                 float acc = 0.0f;
-                for (int c = 0; c < din; ++c) acc += dagg[di * din + c] * hin[si * din + c];
+                for (int c = 0; c < din; ++c) acc += dagg[di * din + c] * gi_load(hin[si * din + c]);
                 s.dw[q] += acc;
             }
             __syncthreads();
@@ -236,7 +245,7 @@ __device__ float* fused_backward(const FusedNet& net, const FusedGraph& g, Fused
                 for (int q = g.out_ptr[g.n0 + j]; q < g.out_ptr[g.n0 + j + 1]; ++q)
                     acc += w * dagg[(g.out_dst[q] - g.n0) * din + c];
             }
-            if (l > 0 && s.hl(net, l)[k] <= 0.0f) acc = 0.0f;
+            if (l > 0 && gi_load(s.hl(net, l)[k]) <= 0.0f) acc = 0.0f;
             dprev[k] = acc;
         }
         __syncthreads();
@@ -255,7 +264,8 @@ __device__ float* fused_backward(const FusedNet& net, const FusedGraph& g, Fused
 //           _GRAD (the sum itself: IG without multiply_by_inputs).
 //   target[g]: the class explained for graph g.
 //   attr: [E] (edges) or [N, F] (nodes); delta, f_in, f_base: [G].
-GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict__ edge_ptr,
+template <typename S>
+__device__ void fused_ig_body(float* smem, const int* __restrict__ node_ptr, const int* __restrict__ edge_ptr,
                         const int* __restrict__ in_ptr, const int* __restrict__ in_src,
                         const int* __restrict__ out_ptr, const int* __restrict__ out_dst,
                         const int* __restrict__ src, const int* __restrict__ dst,
@@ -266,7 +276,6 @@ GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict_
                         float* __restrict__ delta, float* __restrict__ f_in,
                         float* __restrict__ f_base, int num_graphs, int mode, int finish,
                         int pool_mode, int shortcut) {
-    GI_DYNAMIC_SHARED(float, smem);
     int t = threadIdx.x, T = blockDim.x;
     FusedNet net;
     net.p = params;
@@ -290,11 +299,10 @@ GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict_
         g.src = src;
         g.dst = dst;
         // Carve shared memory (the same layout as the host's size computation).
-        FusedSmem s;
+        // f32 buffers first, then the storage-type ones, so every array stays aligned.
+        FusedSmem<S> s;
         float* p = smem;
-        s.h0 = p;
         s.n = g.n;
-        for (int l = 0; l <= net.layers; ++l) p += g.n * net.width(l);
         s.a = p; p += g.n * D;
         s.b = p; p += g.n * D;
         s.c = p; p += g.n * D;
@@ -311,20 +319,22 @@ GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict_
         s.logp = p; p += net.classes;
         s.dz2 = p; p += net.classes;
         s.scalar = p; p += 2;
+        S* q = reinterpret_cast<S*>(p);
+        s.h0 = q;
         const float* xg = x + (long long)g.n0 * f;
         const float* bg = base != nullptr ? base + (long long)g.n0 * f : nullptr;
         int tgt = target[gi];
         bool edges = mode == GI_MODE_EDGES;
         bool use_shortcut = edges && shortcut != 0;
         // Node features of the real input (edge mode keeps them for every step).
-        for (int k = t; k < g.n * f; k += T) s.hl(net, 0)[k] = xg[k];
+        for (int k = t; k < g.n * f; k += T) s.hl(net, 0)[k] = gi_store<S>(xg[k]);
         __syncthreads();
         if (use_shortcut) {
             // P = W_rel (A x) and Q = W_root x + b of layer 1, once per graph.
             for (int k = t; k < g.n * f; k += T) {
                 int i = k / f, c = k % f;
                 float acc = 0.0f;
-                for (int q = in_ptr[g.n0 + i]; q < in_ptr[g.n0 + i + 1]; ++q) acc += s.hl(net, 0)[(in_src[q] - g.n0) * f + c];
+                for (int q = in_ptr[g.n0 + i]; q < in_ptr[g.n0 + i + 1]; ++q) acc += gi_load(s.hl(net, 0)[(in_src[q] - g.n0) * f + c]);
                 s.a[k] = acc;
             }
             __syncthreads();
@@ -332,7 +342,7 @@ GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict_
                 int i = k / d1, o = k % d1;
                 float acc = 0.0f, acc2 = 0.0f;
                 for (int c = 0; c < f; ++c) acc += s.a[i * f + c] * net.rel_w(0)[o * f + c];
-                for (int c = 0; c < f; ++c) acc2 += s.hl(net, 0)[i * f + c] * net.root_w(0)[o * f + c];
+                for (int c = 0; c < f; ++c) acc2 += gi_load(s.hl(net, 0)[i * f + c]) * net.root_w(0)[o * f + c];
                 s.P[k] = acc;
                 s.Q[k] = acc2 + net.rel_b(0)[o];
             }
@@ -343,7 +353,7 @@ GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict_
         if (t == 0) s.scalar[0] = s.logp[tgt];
         __syncthreads();
         if (!edges) {
-            for (int k = t; k < g.n * f; k += T) s.hl(net, 0)[k] = bg != nullptr ? bg[k] : 0.0f;
+            for (int k = t; k < g.n * f; k += T) s.hl(net, 0)[k] = gi_store<S>(bg != nullptr ? bg[k] : 0.0f);
             __syncthreads();
         }
         fused_forward(net, g, s, edges ? 0.0f : 1.0f, use_shortcut, pool_mode);
@@ -358,7 +368,7 @@ GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict_
             if (!edges) {
                 for (int k = t; k < g.n * f; k += T) {
                     float b = bg != nullptr ? bg[k] : 0.0f;
-                    s.hl(net, 0)[k] = b + alpha * (xg[k] - b);
+                    s.hl(net, 0)[k] = gi_store<S>(b + alpha * (xg[k] - b));
                 }
             } else {
                 for (int q = t; q < g.e; q += T) s.dw[q] = 0.0f;
@@ -407,4 +417,52 @@ GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict_
         }
         __syncthreads();
     }
+}
+
+// f32 activations.
+GI_KERNEL void fused_ig(const int* __restrict__ node_ptr, const int* __restrict__ edge_ptr,
+                        const int* __restrict__ in_ptr, const int* __restrict__ in_src,
+                        const int* __restrict__ out_ptr, const int* __restrict__ out_dst,
+                        const int* __restrict__ src, const int* __restrict__ dst,
+                        const float* __restrict__ x, const float* __restrict__ base,
+                        const float* __restrict__ params, const int* __restrict__ dims,
+                        const float* __restrict__ alphas, const float* __restrict__ weights,
+                        int steps, const int* __restrict__ target, float* __restrict__ attr,
+                        float* __restrict__ delta, float* __restrict__ f_in,
+                        float* __restrict__ f_base, int num_graphs, int mode, int finish,
+                        int pool_mode, int shortcut) {
+    GI_DYNAMIC_SHARED(float, smem);
+    fused_ig_body<float>(smem, node_ptr, edge_ptr, in_ptr, in_src, out_ptr, out_dst, src, dst, x, base, params, dims, alphas, weights, steps, target, attr, delta, f_in, f_base, num_graphs, mode, finish, pool_mode, shortcut);
+}
+
+// activations stored as bf16.
+GI_KERNEL void fused_ig_bf16(const int* __restrict__ node_ptr, const int* __restrict__ edge_ptr,
+                        const int* __restrict__ in_ptr, const int* __restrict__ in_src,
+                        const int* __restrict__ out_ptr, const int* __restrict__ out_dst,
+                        const int* __restrict__ src, const int* __restrict__ dst,
+                        const float* __restrict__ x, const float* __restrict__ base,
+                        const float* __restrict__ params, const int* __restrict__ dims,
+                        const float* __restrict__ alphas, const float* __restrict__ weights,
+                        int steps, const int* __restrict__ target, float* __restrict__ attr,
+                        float* __restrict__ delta, float* __restrict__ f_in,
+                        float* __restrict__ f_base, int num_graphs, int mode, int finish,
+                        int pool_mode, int shortcut) {
+    GI_DYNAMIC_SHARED(float, smem);
+    fused_ig_body<gi_bf16>(smem, node_ptr, edge_ptr, in_ptr, in_src, out_ptr, out_dst, src, dst, x, base, params, dims, alphas, weights, steps, target, attr, delta, f_in, f_base, num_graphs, mode, finish, pool_mode, shortcut);
+}
+
+// activations stored as f16.
+GI_KERNEL void fused_ig_f16(const int* __restrict__ node_ptr, const int* __restrict__ edge_ptr,
+                        const int* __restrict__ in_ptr, const int* __restrict__ in_src,
+                        const int* __restrict__ out_ptr, const int* __restrict__ out_dst,
+                        const int* __restrict__ src, const int* __restrict__ dst,
+                        const float* __restrict__ x, const float* __restrict__ base,
+                        const float* __restrict__ params, const int* __restrict__ dims,
+                        const float* __restrict__ alphas, const float* __restrict__ weights,
+                        int steps, const int* __restrict__ target, float* __restrict__ attr,
+                        float* __restrict__ delta, float* __restrict__ f_in,
+                        float* __restrict__ f_base, int num_graphs, int mode, int finish,
+                        int pool_mode, int shortcut) {
+    GI_DYNAMIC_SHARED(float, smem);
+    fused_ig_body<gi_f16>(smem, node_ptr, edge_ptr, in_ptr, in_src, out_ptr, out_dst, src, dst, x, base, params, dims, alphas, weights, steps, target, attr, delta, f_in, f_base, num_graphs, mode, finish, pool_mode, shortcut);
 }

@@ -23,9 +23,9 @@
 // Threads that leave the kernel stop taking part in __syncthreads (as on
 // Volta and later GPUs).
 //
-// half and bf16 types are not used by the kernels yet; NVIDIA's
-// cuda_fp16.h / cuda_bf16.h (shipped by the NVRTC wheels) work in host code
-// when they are.
+// Narrow storage (bf16, f16) uses the gi_bf16 / gi_f16 types below, converted
+// with integer bit operations, so that a GPU and interpret mode round every
+// value identically (NVIDIA's cuda_fp16.h / cuda_bf16.h are not needed).
 #pragma once
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
@@ -47,3 +47,89 @@
 #define GI_GRID_STRIDE(i, n)                                                              \
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (long long)(n); \
          i += (long long)gridDim.x * blockDim.x)
+
+// ---------------------------------------------------------------------------
+// Storage types: values kept in memory as bf16 or f16 while all arithmetic is
+// f32. gi_store<S>(v) rounds to nearest, ties to even (overflow to inf, NaN
+// stays NaN, f16 subnormals kept), exactly as the `half` crate's
+// bf16::from_f32 / f16::from_f32; gi_load(v) widens exactly. float is its own
+// storage type. tests/storage.rs checks the bits against the `half` crate.
+struct gi_bf16 {
+    unsigned short bits;
+};
+struct gi_f16 {
+    unsigned short bits;
+};
+
+__device__ __forceinline__ float gi_load(float v) { return v; }
+__device__ __forceinline__ float gi_load(gi_bf16 v) {
+    return __int_as_float(int(unsigned(v.bits) << 16));
+}
+__device__ __forceinline__ float gi_load(gi_f16 v) {
+    unsigned sign = unsigned(v.bits & 0x8000u) << 16;
+    unsigned exp = v.bits & 0x7c00u, man = v.bits & 0x03ffu;
+    if (exp == 0x7c00u)  // inf, or NaN (made quiet)
+        return __int_as_float(int(sign | (man != 0u ? 0x7fc00000u : 0x7f800000u) | (man << 13)));
+    if (exp == 0u) {
+        // Zero or subnormal: man * 2^-24, exact in f32.
+        float m = float(man) * 5.9604644775390625e-8f;
+        return sign != 0u ? -m : m;
+    }
+    return __int_as_float(int(sign | (((exp >> 10) + 112u) << 23) | (man << 13)));
+}
+
+template <typename S>
+__device__ __forceinline__ S gi_store(float v);
+template <>
+__device__ __forceinline__ float gi_store<float>(float v) {
+    return v;
+}
+template <>
+__device__ __forceinline__ gi_bf16 gi_store<gi_bf16>(float v) {
+    unsigned u = unsigned(__float_as_int(v));
+    gi_bf16 r;
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+        r.bits = (unsigned short)((u >> 16) | 0x40u);  // NaN: keep it quiet
+        return r;
+    }
+    unsigned half = u >> 16, round = u & 0xffffu;
+    if (round > 0x8000u || (round == 0x8000u && (half & 1u) != 0u)) half += 1u;
+    r.bits = (unsigned short)half;
+    return r;
+}
+template <>
+__device__ __forceinline__ gi_f16 gi_store<gi_f16>(float v) {
+    unsigned x = unsigned(__float_as_int(v));
+    unsigned sign = (x & 0x80000000u) >> 16, exp = x & 0x7f800000u, man = x & 0x007fffffu;
+    gi_f16 r;
+    if (exp == 0x7f800000u) {  // inf or NaN
+        r.bits = (unsigned short)(sign | 0x7c00u | (man != 0u ? 0x0200u : 0u) | (man >> 13));
+        return r;
+    }
+    int e = int(exp >> 23) - 127 + 15;
+    if (e >= 0x1f) {  // overflow
+        r.bits = (unsigned short)(sign | 0x7c00u);
+        return r;
+    }
+    if (e <= 0) {  // subnormal or zero
+        if (14 - e > 24) {
+            r.bits = (unsigned short)sign;
+            return r;
+        }
+        man |= 0x00800000u;
+        unsigned hm = man >> (14 - e);
+        unsigned rb = 1u << (13 - e);
+        if ((man & rb) != 0u && (man & (3u * rb - 1u)) != 0u) hm += 1u;
+        r.bits = (unsigned short)(sign | hm);
+        return r;
+    }
+    unsigned h = sign | (unsigned(e) << 10) | (man >> 13);
+    if ((man & 0x1000u) != 0u && (man & 0x2fffu) != 0u) h += 1u;
+    r.bits = (unsigned short)h;
+    return r;
+}
+
+// Storage kinds as the host passes them.
+#define GI_STORAGE_F32 0
+#define GI_STORAGE_BF16 1
+#define GI_STORAGE_F16 2

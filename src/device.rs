@@ -61,6 +61,19 @@ impl Device {
         Ok(())
     }
 
+    /// Checks that this device honours `storage` (narrow storage is a GPU fused-kernel
+    /// option; the CPU reference computes in f64).
+    pub fn supports_storage(self, storage: crate::explain::Storage) -> Result<()> {
+        if self == Device::Cpu && storage != crate::explain::Storage::F32 {
+            return Err(Error::Device(format!(
+                "storage {} is a GPU fused-kernel option; the CPU reference computes in f64 \
+                 (use --device cuda or interpret, or storage f32)",
+                storage.cli_name()
+            )));
+        }
+        Ok(())
+    }
+
     /// Checks that this build can run on the device (not that a GPU is present).
     pub fn check(self) -> Result<()> {
         match self {

@@ -51,7 +51,7 @@ pub use device::Device;
 pub use error::{Error, Result};
 pub use explain::{
     Adaptive, Attributions, ExplainConfig, GpuKernel, Method, NodeBaseline, Rule, Smoothing,
-    Target, Wrt,
+    Storage, Target, Wrt,
 };
 pub use graph::{GraphBatch, GraphParts};
 pub use model::{GraphConvNet, Pool};
@@ -77,6 +77,7 @@ pub fn explain_with_progress(
     config.validate(model, batch)?;
     device.check()?;
     device.supports(config.method)?;
+    device.supports_storage(config.storage)?;
     match device {
         #[cfg(feature = "cpu-ref")]
         Device::Cpu => cpu::explain(model, batch, config, progress),

@@ -150,6 +150,7 @@ impl Sweep<'_> {
         self.config.validate(self.model, self.batch)?;
         self.device.open()?;
         self.device.supports(self.config.method)?;
+        self.device.supports_storage(self.config.storage)?;
         let dir = partial_dir(out);
         let mut fingerprint = self.metadata.clone();
         fingerprint.insert("data_sha256".into(), batch_fingerprint(self.batch));

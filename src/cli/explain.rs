@@ -5,7 +5,7 @@ use graph_ig::metrics::ground_truth_auc;
 use graph_ig::sweep::Sweep;
 use graph_ig::{
     Adaptive, Device, Error, ExplainConfig, GraphBatch, Method, NodeBaseline, Pool, Result, Rule,
-    Smoothing, Target, Wrt,
+    Smoothing, Storage, Target, Wrt,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -74,6 +74,10 @@ pub struct ExplainArgs {
     /// or `layered`.
     #[arg(long, default_value = "auto")]
     gpu_kernel: String,
+    /// GPU fused kernel: store activations as f32, bf16 or f16 (arithmetic stays f32;
+    /// see docs/performance.md for the error this adds).
+    #[arg(long, default_value = "f32")]
+    storage: String,
     /// Discard partial results of an earlier interrupted run instead of continuing it.
     #[arg(long)]
     restart: bool,
@@ -100,6 +104,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     let rule: Rule = args.rule.parse()?;
     let target: Target = args.target.parse()?;
     let pool: Pool = args.pool.parse()?;
+    let storage: Storage = args.storage.parse()?;
     let adaptive = match (args.delta_tol, args.max_steps) {
         (Some(tol), max) => Some(Adaptive {
             tol,
@@ -141,6 +146,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         adaptive,
         memory_budget: args.memory_budget.map(|m| m << 20),
         gpu_kernel: args.gpu_kernel.parse()?,
+        storage,
         multiply_by_inputs: !args.no_multiply_by_inputs,
         node_baseline: args
             .node_baseline
@@ -180,6 +186,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             ),
         ),
         ("multiply_by_inputs", config.multiply_by_inputs.to_string()),
+        ("storage", storage.cli_name().to_string()),
         (
             "node_baseline",
             args.node_baseline.map_or("0".into(), |v| v.to_string()),

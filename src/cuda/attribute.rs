@@ -136,7 +136,13 @@ impl<G: Gpu> Job<'_, G> {
             .graphs()
             .map(|g| {
                 self.cfg.gpu_kernel != GpuKernel::Layered
-                    && fused::fits(self.gpu, self.model, g.num_nodes(), g.num_edges())
+                    && fused::fits(
+                        self.gpu,
+                        self.model,
+                        g.num_nodes(),
+                        g.num_edges(),
+                        self.cfg.storage,
+                    )
             })
             .collect();
         if fits.iter().all(|&f| f) {
@@ -202,6 +208,7 @@ impl<G: Gpu> Job<'_, G> {
             edges: self.kind == Kind::Edges,
             shortcut: self.cfg.gpu_kernel != GpuKernel::FusedWithoutShortcut,
             multiply_by_inputs: self.cfg.multiply_by_inputs,
+            storage: self.cfg.storage,
         };
         let max_n = b.graphs().map(|g| g.num_nodes()).max().unwrap_or(1);
         let max_e = b.graphs().map(|g| g.num_edges()).max().unwrap_or(0);

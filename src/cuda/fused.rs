@@ -5,24 +5,32 @@
 
 use super::launch::{need, Arg, Gpu, Shape};
 use super::network::DeviceGraphs;
-use crate::explain::Method;
+use crate::explain::{Method, Storage};
 use crate::{GraphConvNet, Pool, Result};
 
+/// Bytes one stored activation takes.
+fn storage_bytes(storage: Storage) -> usize {
+    match storage {
+        Storage::F32 => 4,
+        Storage::Bf16 | Storage::F16 => 2,
+    }
+}
+
 /// Shared memory, in bytes, the fused kernel needs for a graph of `n` nodes and `e`
-/// edges (the layout at the top of `kernels/fused.cu`).
-pub fn smem_bytes(model: &GraphConvNet, n: usize, e: usize) -> usize {
+/// edges with activations stored as `storage` (the layout at the top of `kernels/fused.cu`).
+pub fn smem_bytes(model: &GraphConvNet, n: usize, e: usize, storage: Storage) -> usize {
     let widths = model.widths();
     let hidden = model.lin1.out_dim;
     let d = widths.iter().copied().max().unwrap_or(1).max(hidden);
-    let h: usize = widths.iter().map(|w| n * w).sum();
+    let stored: usize = widths.iter().map(|w| n * w).sum();
     let floats =
-        h + 3 * n * d + 2 * n * widths[1] + e + 4 * d + 2 * hidden + 3 * model.num_classes() + 2;
-    4 * floats
+        3 * n * d + 2 * n * widths[1] + e + 4 * d + 2 * hidden + 3 * model.num_classes() + 2;
+    4 * floats + storage_bytes(storage) * stored
 }
 
 /// True when the fused kernel can run this graph on `gpu`.
-pub fn fits<G: Gpu>(gpu: &G, model: &GraphConvNet, n: usize, e: usize) -> bool {
-    smem_bytes(model, n, e) <= gpu.max_shared_bytes()
+pub fn fits<G: Gpu>(gpu: &G, model: &GraphConvNet, n: usize, e: usize, storage: Storage) -> bool {
+    smem_bytes(model, n, e, storage) <= gpu.max_shared_bytes()
 }
 
 /// A model packed for the fused kernel: all parameters in one buffer, and the widths.
@@ -72,6 +80,8 @@ pub struct FusedJob<'a, G: Gpu> {
     pub shortcut: bool,
     /// IG: multiply by `input − baseline` (node mode; edge mode is unaffected).
     pub multiply_by_inputs: bool,
+    /// The storage type of the activations.
+    pub storage: Storage,
 }
 
 /// The device results of one fused launch.
@@ -117,7 +127,7 @@ pub fn run<G: Gpu>(
         f_base: gpu.zeros::<f32>(g.num_graphs)?,
     };
     let mut shape = Shape::blocks(gpu, g.num_graphs);
-    shape.smem = smem_bytes(job.net, max_nodes, max_edges) as u32;
+    shape.smem = smem_bytes(job.net, max_nodes, max_edges, job.storage) as u32;
     let a = gpu.upload(alphas)?;
     let w = gpu.upload(weights)?;
     let finish = match job.method {
@@ -132,8 +142,13 @@ pub fn run<G: Gpu>(
         Pool::Mean => 1,
         Pool::Max => 2,
     };
+    let kernel = match job.storage {
+        Storage::F32 => "fused_ig",
+        Storage::Bf16 => "fused_ig_bf16",
+        Storage::F16 => "fused_ig_f16",
+    };
     gpu.launch(
-        "fused_ig",
+        kernel,
         shape,
         &mut [
             Arg::I(&g.node_ptr),

@@ -24,6 +24,7 @@ pub mod launch;
 pub mod message_passing;
 pub mod network;
 pub mod pooling;
+pub mod storage;
 
 /// One kernel file of `kernels/`.
 #[derive(Debug, Clone, Copy)]

@@ -289,6 +289,48 @@ impl std::str::FromStr for GpuKernel {
     }
 }
 
+/// How the GPU fused kernel stores activations (all arithmetic is f32 on every path).
+///
+/// Narrow storage halves the shared memory each graph's activations take, so more
+/// graphs fit on a multiprocessor at once; each stored value is rounded to nearest
+/// (ties to even). Gradients, sums over steps and results stay f32. Graphs that take
+/// the layered kernels (too large for the fused kernel) are computed in f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Storage {
+    /// f32 (the default).
+    #[default]
+    F32,
+    /// bfloat16: f32's range, 8 significant bits.
+    Bf16,
+    /// IEEE half: 11 significant bits, values beyond ±65504 become infinite.
+    F16,
+}
+
+impl Storage {
+    /// The command-line name (`f32`, `bf16`, `f16`).
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            Storage::F32 => "f32",
+            Storage::Bf16 => "bf16",
+            Storage::F16 => "f16",
+        }
+    }
+}
+
+impl std::str::FromStr for Storage {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "f32" => Ok(Storage::F32),
+            "bf16" => Ok(Storage::Bf16),
+            "f16" => Ok(Storage::F16),
+            _ => Err(Error::Config(format!(
+                "unknown storage {s:?}; use f32, bf16 or f16"
+            ))),
+        }
+    }
+}
+
 /// The noise of SmoothGrad and VarGrad.
 ///
 /// Each graph draws its own noise: a ChaCha8 generator seeded with `seed`, on the
@@ -338,6 +380,8 @@ pub struct ExplainConfig {
     pub memory_budget: Option<usize>,
     /// GPU paths only: fused or layered kernels. Results agree to float32 rounding.
     pub gpu_kernel: GpuKernel,
+    /// GPU fused kernel only: the storage type of activations (f32 by default).
+    pub storage: Storage,
     /// IG: multiply the integrated gradient by `input − baseline` (captum's
     /// `multiply_by_inputs`, on by default). Edge masks are unaffected (input − baseline = 1).
     pub multiply_by_inputs: bool,
@@ -357,6 +401,7 @@ impl Default for ExplainConfig {
             adaptive: None,
             memory_budget: None,
             gpu_kernel: GpuKernel::Auto,
+            storage: Storage::F32,
             multiply_by_inputs: true,
             smoothing: Smoothing::default(),
         }
@@ -482,6 +527,24 @@ impl ExplainConfig {
         if let NodeBaseline::Constant(v) = self.node_baseline {
             if !v.is_finite() {
                 return Err(Error::Config(format!("node baseline {v} is not finite")));
+            }
+        }
+        if self.storage != Storage::F32 {
+            let fused = matches!(
+                self.method,
+                Method::IntegratedGradients | Method::Saliency | Method::InputXGradient
+            );
+            if !fused || self.gpu_kernel == GpuKernel::Layered {
+                return Err(Error::Config(format!(
+                    "storage {} applies to the GPU fused kernel, which runs ig, saliency and \
+                     input-x-gradient (not {}, and not with the layered kernels); use storage f32",
+                    self.storage.cli_name(),
+                    if fused {
+                        "--gpu-kernel layered".to_string()
+                    } else {
+                        self.method.cli_name()
+                    }
+                )));
             }
         }
         Ok(())
