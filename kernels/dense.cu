@@ -46,6 +46,12 @@ GI_KERNEL void linear_backward_input(const float* __restrict__ dY, const float* 
     }
 }
 
+// Mirrors cpu::dense::relu_backward, out of place: out[k] = h[k] > 0 ? g[k] : 0.
+GI_KERNEL void relu_backward(const float* __restrict__ h, const float* __restrict__ g,
+                             float* __restrict__ out, long long len) {
+    GI_GRID_STRIDE(k, len) { out[k] = h[k] > 0.0f ? g[k] : 0.0f; }
+}
+
 // Mirrors cpu::dense::log_softmax and log_softmax_target_grad, one thread per row.
 // Row r is instance (step s, graph g) with g = r % num_graphs; its target is target[g].
 // dZ may be null (forward only). The target's gradient 1 - p_t is the sum of the other

@@ -66,3 +66,37 @@ GI_KERNEL void convergence_delta(const int* __restrict__ ptr, const float* __res
         }
     }
 }
+
+// SmoothGrad and VarGrad: the moments of the samples' gradients about a shift (the first
+// sample's gradient, so that VarGrad's E[g²] − E[g]² does not cancel in f32):
+//   sum[j] += Σ_s (grad[s, j] − shift[j]),  sq[j] += Σ_s (grad[s, j] − shift[j])²,
+// samples in order, so that splitting them into several launches gives the same bits.
+// Mirrors the sums over samples in cpu::attribute (which are exact enough in f64 unshifted).
+GI_KERNEL void accumulate_moments(const float* __restrict__ grad, const float* __restrict__ shift,
+                                  float* __restrict__ sum, float* __restrict__ sq, long long len,
+                                  int steps) {
+    GI_GRID_STRIDE(j, len) {
+        float a = sum[j], b = sq[j], k = shift[j];
+        for (int s = 0; s < steps; ++s) {
+            float d = grad[(long long)s * len + j] - k;
+            a += d;
+            b += d * d;
+        }
+        sum[j] = a;
+        sq[j] = b;
+    }
+}
+
+#define GI_MOMENTS_MEAN 0
+#define GI_MOMENTS_VARIANCE 1
+
+// The attribution of n samples from their moments: the mean shift + sum/n (SmoothGrad) or
+// the population variance sq/n − (sum/n)² (VarGrad, as captum's NoiseTunnel).
+GI_KERNEL void finish_moments(const float* __restrict__ shift, const float* __restrict__ sum,
+                              const float* __restrict__ sq, float* __restrict__ out, long long len,
+                              int samples, int mode) {
+    GI_GRID_STRIDE(j, len) {
+        float m = sum[j] / float(samples);
+        out[j] = mode == GI_MOMENTS_VARIANCE ? sq[j] / float(samples) - m * m : shift[j] + m;
+    }
+}

@@ -64,14 +64,17 @@ GI_KERNEL void pool_forward(const int* __restrict__ node_ptr, const float* __res
     }
 }
 
-// Mirrors cpu::pooling::pool_backward followed by the ReLU mask of the last conv layer:
+// Mirrors cpu::pooling::pool_backward followed (when relu_mask != 0) by the ReLU mask of
+// the last conv layer:
 //   dh[s, i, c] = [h > 0] * dpooled[q, c] * (1 | 1/n | [h == pooled] / ties)
-// node_graph[i] is the graph of node i.
+// node_graph[i] is the graph of node i. Without the mask it is the gradient wrt the layer's
+// output after its ReLU (Grad-CAM), and, with add pooling and dpooled = r, the broadcast
+// r[q, c] to every node (Excitation Backprop).
 GI_KERNEL void pool_backward(const int* __restrict__ node_ptr, const int* __restrict__ node_graph,
                              const float* __restrict__ h, const float* __restrict__ pooled,
                              const float* __restrict__ ties, const float* __restrict__ dpooled,
                              float* __restrict__ dh, int num_graphs, int num_nodes, int steps,
-                             int dim, int mode) {
+                             int dim, int mode, int relu_mask) {
     GI_GRID_STRIDE(k, (long long)steps * num_nodes * dim) {
         long long row = k / dim;
         int c = int(k % dim);
@@ -87,6 +90,6 @@ GI_KERNEL void pool_backward(const int* __restrict__ node_ptr, const int* __rest
         } else {
             out = v == pooled[q * dim + c] ? d / ties[q * dim + c] : 0.0f;
         }
-        dh[k] = v > 0.0f ? out : 0.0f;
+        dh[k] = (relu_mask == 0 || v > 0.0f) ? out : 0.0f;
     }
 }

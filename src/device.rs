@@ -49,12 +49,12 @@ impl Device {
         }
     }
 
-    /// Checks that `method` runs on this device: Grad-CAM, the contrastive gradient,
-    /// SmoothGrad and VarGrad have only the CPU reference path so far.
+    /// Checks that `method` runs on this device. Every method has a GPU path except CAM,
+    /// which configuration checks refuse everywhere, with the reason.
     pub fn supports(self, method: crate::Method) -> Result<()> {
         if !method.on_gpu() && self != Device::Cpu {
             return Err(Error::Device(format!(
-                "method {} runs on the CPU reference path only for now; use --device cpu",
+                "method {} runs on the CPU reference path only; use --device cpu",
                 method.cli_name()
             )));
         }

@@ -14,7 +14,7 @@ use graph_ig::cuda::attribute::explain as gpu_explain;
 use graph_ig::cuda::interpret::InterpretGpu;
 use graph_ig::{
     explain, Adaptive, Attributions, Device, ExplainConfig, GpuKernel, GraphBatch, GraphConvNet,
-    Method, NodeBaseline, Pool, Rule, Target, Wrt,
+    GraphParts, Method, NodeBaseline, Pool, Rule, Target, Wrt,
 };
 
 const BOUND: f64 = 1e-4;
@@ -445,5 +445,177 @@ fn fused_kernel_and_its_shortcut_match_the_layered_path() {
                 assert_eq!(auto, plain, "the shortcut is for edge mode only");
             }
         }
+    }
+}
+
+/// The batch with every feature made non-negative (one-hot-like inputs), for Excitation
+/// Backprop: with mixed-sign inputs its first-layer normalisers can cancel to almost 0,
+/// where f32 and f64 legitimately part ways.
+fn nonnegative(b: &GraphBatch) -> GraphBatch {
+    GraphBatch::from_parts(GraphParts {
+        num_features: b.num_features(),
+        x: b.features().iter().map(|v| v.abs()).collect(),
+        src: b.src().iter().map(|&v| v as usize).collect(),
+        dst: b.dst().iter().map(|&v| v as usize).collect(),
+        node_ptr: b.node_ptr().to_vec(),
+        edge_ptr: b.edge_ptr().to_vec(),
+        graph_labels: b.graph_labels().map(<[i64]>::to_vec),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// Compares the node scores of the node-level methods, graph by graph: relative L2 error
+/// against `max(‖cpu‖, floor)`.
+fn compare_scores(
+    what: &str,
+    batch: &GraphBatch,
+    gpu: &Attributions,
+    cpu: &Attributions,
+    floor: f64,
+) -> f64 {
+    assert_eq!(gpu.target, cpu.target, "{what}: targets");
+    let (a, b) = (
+        gpu.node_score.as_ref().unwrap(),
+        cpu.node_score.as_ref().unwrap(),
+    );
+    assert_eq!(a.len(), b.len(), "{what}: score length");
+    assert!(
+        gpu.edge.is_none() && gpu.node.is_none(),
+        "{what}: extra outputs"
+    );
+    let mut worst: f64 = 0.0;
+    for g in 0..batch.num_graphs() {
+        let r = batch.node_ptr()[g]..batch.node_ptr()[g + 1];
+        let (x, y) = (&a[r.clone()], &b[r]);
+        let diff: Vec<f64> = x.iter().zip(y).map(|(p, q)| p - q).collect();
+        let err = norm(&diff) / norm(y).max(floor);
+        worst = worst.max(err);
+        assert!(
+            err <= BOUND,
+            "{what}: scores of graph {g}: relative L2 error {err:.3e}\n gpu {x:?}\n cpu {y:?}"
+        );
+    }
+    for (k, (p, q)) in gpu.log_probs.iter().zip(&cpu.log_probs).enumerate() {
+        assert!(
+            (p - q).abs() <= BOUND * (1.0 + q.abs()),
+            "{what}: log_probs[{k}] {p} vs {q}"
+        );
+    }
+    worst
+}
+
+/// Grad-CAM (each layer and averaged), the contrastive gradient, EB and c-EB on the GPU
+/// path match the CPU reference on the edge cases, for every pooling and several targets.
+#[test]
+fn node_level_methods_match_the_cpu_on_edge_cases() {
+    for (seed, pool) in [(11u64, Pool::Add), (12, Pool::Mean), (13, Pool::Max)] {
+        let mut r = rng(seed);
+        let model = random_model(&mut r, 5, &[16, 12, 8], 16, 3, pool);
+        let batch = nonnegative(&edge_case_batch(&mut r, 5));
+        for method in [
+            Method::GradCam(None),
+            Method::GradCam(Some(1)),
+            Method::GradCam(Some(3)),
+            Method::ContrastiveGradient,
+            Method::ExcitationBackprop,
+            Method::ContrastiveEb,
+        ] {
+            // Excitation Backprop moves a unit of mass: its scores (and c-EB's differences of
+            // two such flows, which cancel to 0 on a single node) are measured against it.
+            let floor = match method {
+                Method::ExcitationBackprop | Method::ContrastiveEb => 1.0,
+                _ => 1e-5,
+            };
+            let targets = if pool == Pool::Max {
+                vec![Target::Predicted, Target::Class(2)]
+            } else {
+                vec![Target::Predicted]
+            };
+            for target in targets {
+                let c = ExplainConfig {
+                    method,
+                    target: target.clone(),
+                    ..Default::default()
+                };
+                let cpu = explain(&model, &batch, &c, Device::Cpu).unwrap();
+                let what = format!("{} {pool:?} {target:?}", method.cli_name());
+                for d in devices() {
+                    let gpu = explain(&model, &batch, &c, d)
+                        .unwrap_or_else(|e| panic!("{what} on {d}: {e}"));
+                    let worst =
+                        compare_scores(&format!("{what} on {d}"), &batch, &gpu, &cpu, floor);
+                    println!("{what} on {d}: worst relative L2 {worst:.2e}");
+                }
+            }
+        }
+    }
+}
+
+/// SmoothGrad and VarGrad on the GPU path (layered kernels with per-edge noisy weights,
+/// or noisy features) match the CPU reference: the same noise, the same moments.
+#[test]
+fn smoothgrad_and_vargrad_match_the_cpu() {
+    for (seed, pool) in [(21u64, Pool::Add), (22, Pool::Max)] {
+        let mut r = rng(seed);
+        let model = random_model(&mut r, 5, &[12, 8], 12, 3, pool);
+        let batch = edge_case_batch(&mut r, 5);
+        for method in [Method::SmoothGrad, Method::VarGrad] {
+            let mut c = cfg(method, Wrt::Both, Rule::GaussLegendre, 1);
+            c.smoothing.samples = 6;
+            c.smoothing.sigma = 0.2;
+            c.smoothing.seed = seed;
+            check_all(
+                &format!("{} {pool:?}", method.cli_name()),
+                &model,
+                &batch,
+                &c,
+            );
+        }
+    }
+}
+
+/// Node-level scores and SmoothGrad do not depend on chunking, on splitting the samples
+/// over launches or on the grid, bit for bit.
+#[test]
+fn new_gpu_methods_do_not_depend_on_chunking() {
+    let mut r = rng(31);
+    let model = random_model(&mut r, 4, &[8, 6], 8, 2, Pool::Mean);
+    let batch = nonnegative(&edge_case_batch(&mut r, 4));
+    for method in [
+        Method::GradCam(None),
+        Method::ContrastiveEb,
+        Method::SmoothGrad,
+        Method::VarGrad,
+    ] {
+        let c = ExplainConfig {
+            method,
+            wrt: Wrt::Both,
+            ..Default::default()
+        };
+        let run = |gpu: &InterpretGpu, budget: Option<usize>| {
+            let c = ExplainConfig {
+                memory_budget: budget,
+                ..c.clone()
+            };
+            gpu_explain(gpu, &model, &batch, &c, &|_| {}).unwrap()
+        };
+        let reference = run(&InterpretGpu::default(), None);
+        let what = method.cli_name();
+        assert_eq!(
+            reference,
+            run(&InterpretGpu::new(1, 1 << 30), None),
+            "{what}: grid of 1"
+        );
+        assert_eq!(
+            reference,
+            run(&InterpretGpu::new(7, 1 << 30), None),
+            "{what}: grid of 7"
+        );
+        assert_eq!(
+            reference,
+            run(&InterpretGpu::default(), Some(60_000)),
+            "{what}: tiny budget"
+        );
     }
 }

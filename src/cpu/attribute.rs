@@ -3,10 +3,9 @@
 
 use super::dense::axpy;
 use super::network::{backward, forward, log_probs, Activations, LocalGraph};
+use crate::explain::noise::NoiseStream;
 use crate::explain::{Attributions, ExplainConfig, Method, StepTable};
 use crate::{GraphBatch, GraphConvNet, Result};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 /// Steps are summed in fixed groups of this size (in order, then the groups in
@@ -40,6 +39,8 @@ struct GraphInput<'a> {
     g: LocalGraph,
     /// Node features `[n, F]`.
     x: Vec<f64>,
+    /// The same, as given (f32), for the noise stream.
+    features: &'a [f32],
     /// Node-feature baseline `[n, F]`.
     x_base: Vec<f64>,
     target: usize,
@@ -134,34 +135,6 @@ impl GraphInput<'_> {
     }
 }
 
-/// The noise generator of one graph and input kind (see [`crate::explain::Smoothing`]):
-/// ChaCha8 seeded with `seed`, on a stream from an FNV-1a hash of the graph's
-/// features and edges and of the input length.
-fn noise_rng(seed: u64, gi: &GraphInput<'_>, len: usize) -> ChaCha8Rng {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut mix = |v: u64| {
-        for b in v.to_le_bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    gi.x.iter().for_each(|v| mix(v.to_bits()));
-    gi.g.src
-        .iter()
-        .zip(&gi.g.dst)
-        .for_each(|(&a, &b)| mix(u64::from(a) << 32 | u64::from(b)));
-    mix(len as u64);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(h);
-    rng
-}
-
-/// One standard normal value by Box–Muller: `sqrt(−2 ln(1 − u1)) · cos(2π u2)`.
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
-    let (u1, u2): (f64, f64) = (rng.gen(), rng.gen());
-    (-2.0 * (1.0 - u1).ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-}
-
 /// One attribution (edges or nodes) of one graph.
 struct Attributed {
     attr: Vec<f64>,
@@ -206,11 +179,12 @@ fn attribute<'m>(
         }
         Method::SmoothGrad | Method::VarGrad => {
             let sm = cfg.smoothing;
-            let mut rng = noise_rng(sm.seed, gi, len);
+            let mut rng =
+                NoiseStream::new(sm.seed, sm.sigma, gi.features, &gi.g.src, &gi.g.dst, len);
             let mut s = Scratch::default();
             let (mut mean, mut sq, mut g) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
             for _ in 0..sm.samples {
-                s.noise = (0..len).map(|_| sm.sigma * normal(&mut rng)).collect();
+                s.noise = rng.next_sample();
                 grad(gi, 1.0, &mut s, &mut g);
                 for k in 0..len {
                     mean[k] += g[k];
@@ -290,6 +264,7 @@ fn explain_graph(
         parallel: g.n + e >= PARALLEL_STEPS_SIZE,
         g,
         x,
+        features: &batch.features()[gr.nodes.start * f..gr.nodes.end * f],
         x_base,
         target,
     };

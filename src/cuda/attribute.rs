@@ -10,10 +10,13 @@
 
 use super::fused::{self, FusedJob, PackedModel};
 use super::integrate::{
-    accumulate_steps, convergence_delta, finish_attribution, interpolate_features, Finish,
+    accumulate_moments, accumulate_steps, convergence_delta, finish_attribution, finish_moments,
+    interpolate_features, Finish,
 };
 use super::launch::Gpu;
+use super::message_passing::Weights;
 use super::network::{backward, forward, step_bytes, DeviceGraphs, DeviceModel};
+use crate::explain::noise::NoiseStream;
 use crate::explain::{Attributions, ExplainConfig, GpuKernel, Method, StepTable};
 use crate::{Error, GraphBatch, GraphConvNet, Result};
 use std::ops::Range;
@@ -25,8 +28,8 @@ enum Kind {
     Nodes,
 }
 
-/// Chunks of graphs, each with the steps one launch may run.
-fn plan(
+/// Chunks of graphs, each with the steps one launch may run (within `budget` bytes).
+pub(super) fn plan(
     model: &GraphConvNet,
     b: &GraphBatch,
     steps: usize,
@@ -58,6 +61,70 @@ fn plan(
         g = end;
     }
     Ok(out)
+}
+
+/// A launch's inputs: node features `[S·N, F]`, step weights `[S]`, per-edge weights `[S·E]`.
+type Inputs<G> = (
+    <G as Gpu>::Buf<f32>,
+    <G as Gpu>::Buf<f32>,
+    Option<<G as Gpu>::Buf<f32>>,
+);
+
+/// The noisy inputs of SmoothGrad and VarGrad for one chunk, drawn from each graph's
+/// [`NoiseStream`] sample by sample, exactly as the CPU reference draws them, and laid
+/// out step-major for the layered kernels.
+struct ChunkNoise {
+    streams: Vec<NoiseStream>,
+    /// Each graph's clean input (edge weights 1, or `x' + 1 · (x − x')`), chunk order.
+    clean: Vec<f64>,
+    /// Each graph's offset into `clean`.
+    offsets: Vec<usize>,
+}
+
+impl ChunkNoise {
+    /// The streams of the graphs of `sub` (node baseline aligned with it).
+    fn new(sub: &GraphBatch, cfg: &ExplainConfig, edges: bool, base: Option<&[f32]>) -> Self {
+        let f = sub.num_features();
+        let sm = cfg.smoothing;
+        let (mut streams, mut clean, mut offsets) = (Vec::new(), Vec::new(), Vec::new());
+        for gr in sub.graphs() {
+            let n0 = gr.nodes.start as u32;
+            let local =
+                |v: &[u32]| -> Vec<u32> { v[gr.edges.clone()].iter().map(|i| i - n0).collect() };
+            let feats = &sub.features()[gr.nodes.start * f..gr.nodes.end * f];
+            offsets.push(clean.len());
+            if edges {
+                clean.extend(std::iter::repeat_n(1.0, gr.num_edges()));
+            } else {
+                let b = base.map(|b| &b[gr.nodes.start * f..gr.nodes.end * f]);
+                clean.extend(feats.iter().enumerate().map(|(k, &v)| {
+                    let b = b.map_or(0.0, |b| f64::from(b[k]));
+                    b + (f64::from(v) - b)
+                }));
+            }
+            let len = clean.len() - offsets[offsets.len() - 1];
+            let (src, dst) = (local(sub.src()), local(sub.dst()));
+            streams.push(NoiseStream::new(sm.seed, sm.sigma, feats, &src, &dst, len));
+        }
+        ChunkNoise {
+            streams,
+            clean,
+            offsets,
+        }
+    }
+
+    /// The next `count` samples of every graph: `[count, len]`, rounded to f32.
+    fn samples(&mut self, count: usize) -> Vec<f32> {
+        let mut out = Vec::with_capacity(count * self.clean.len());
+        for _ in 0..count {
+            for (k, stream) in self.streams.iter_mut().enumerate() {
+                let noise = stream.next_sample();
+                let clean = &self.clean[self.offsets[k]..self.offsets[k] + noise.len()];
+                out.extend(clean.iter().zip(&noise).map(|(c, z)| (c + z) as f32));
+            }
+        }
+        out
+    }
 }
 
 /// The results of one round over some graphs.
@@ -110,10 +177,20 @@ impl<G: Gpu> Job<'_, G> {
         Ok((b.select(ids)?, t, bs))
     }
 
-    /// The step table of the method.
+    /// True for SmoothGrad and VarGrad (noisy samples instead of IG steps).
+    fn smoothing(&self) -> bool {
+        matches!(self.cfg.method, Method::SmoothGrad | Method::VarGrad)
+    }
+
+    /// The step table of the method (for SmoothGrad and VarGrad: one entry per sample,
+    /// all at the input).
     fn table(&self, steps: usize) -> Result<StepTable> {
         match self.cfg.method {
             Method::IntegratedGradients => self.cfg.rule.table(steps),
+            Method::SmoothGrad | Method::VarGrad => Ok(StepTable {
+                alphas: vec![1.0; steps],
+                weights: vec![1.0 / steps as f64; steps],
+            }),
             _ => Ok(StepTable {
                 alphas: vec![1.0],
                 weights: vec![1.0],
@@ -135,7 +212,9 @@ impl<G: Gpu> Job<'_, G> {
         let fits: Vec<bool> = b
             .graphs()
             .map(|g| {
+                // SmoothGrad's noisy edge masks need per-edge weights: layered kernels only.
                 self.cfg.gpu_kernel != GpuKernel::Layered
+                    && !self.smoothing()
                     && fused::fits(
                         self.gpu,
                         self.model,
@@ -276,14 +355,16 @@ impl<G: Gpu> Job<'_, G> {
                 Kind::Edges => (e, 1),
                 Kind::Nodes => (n * f, f),
             };
-            // One pass over `alphas`: node features and edge weights of each step.
-            let inputs = |alphas: &[f32]| -> Result<(G::Buf<f32>, G::Buf<f32>)> {
+            // One pass over `alphas`: node features and edge weights of each step, and, for
+            // SmoothGrad and VarGrad, the noisy input of each sample (`noisy`, `[S, len]`:
+            // the edge weights or the node features themselves).
+            let inputs = |alphas: &[f32], noisy: Option<&[f32]>| -> Result<Inputs<G>> {
                 let s = alphas.len();
                 let ones = vec![1.0f32; s];
                 let a = gpu.upload(alphas)?;
                 let mut h0 = gpu.zeros::<f32>(s * n * f)?;
-                match self.kind {
-                    Kind::Edges => {
+                match (self.kind, noisy) {
+                    (Kind::Edges, _) => {
                         interpolate_features(
                             gpu,
                             &dg.x,
@@ -293,44 +374,83 @@ impl<G: Gpu> Job<'_, G> {
                             n * f,
                             &mut h0,
                         )?;
-                        Ok((h0, a))
+                        let edge_w = noisy.map(|v| gpu.upload(v)).transpose()?;
+                        Ok((h0, a, edge_w))
                     }
-                    Kind::Nodes => {
+                    (Kind::Nodes, Some(v)) => Ok((gpu.upload(v)?, gpu.upload(&ones)?, None)),
+                    (Kind::Nodes, None) => {
                         interpolate_features(gpu, &dg.x, base_buf.as_ref(), &a, s, n * f, &mut h0)?;
-                        Ok((h0, gpu.upload(&ones)?))
+                        Ok((h0, gpu.upload(&ones)?, None))
                     }
                 }
             };
             // F at the input (alpha 1) and at the baseline (alpha 0), one step at a time.
             let endpoint = |alpha: f32| -> Result<G::Buf<f32>> {
-                let (h0, w) = inputs(&[alpha])?;
-                Ok(forward(gpu, self.dm, &dg, 1, h0, &w, &tgt, false)?.logp)
+                let (h0, w, _) = inputs(&[alpha], None)?;
+                Ok(forward(gpu, self.dm, &dg, 1, h0, Weights::per_step(&w), &tgt, false)?.logp)
+            };
+            let mut noise = if self.smoothing() {
+                Some(ChunkNoise::new(
+                    &sub,
+                    self.cfg,
+                    self.kind == Kind::Edges,
+                    base_sub.as_deref(),
+                ))
+            } else {
+                None
             };
             let logp_in = endpoint(1.0)?;
             let logp_base = endpoint(0.0)?;
-            // The weighted sum of the gradients over the steps.
+            // The weighted sum of the gradients over the steps; for SmoothGrad and VarGrad,
+            // their moments over the samples, about the first sample's gradient (which
+            // therefore runs alone).
             let mut acc = gpu.zeros::<f32>(len)?;
+            let mut sq = gpu.zeros::<f32>(if noise.is_some() { len } else { 0 })?;
+            let mut shift: Option<G::Buf<f32>> = None;
             let mut s0 = 0;
             while s0 < table.len() {
-                let s1 = (s0 + per_launch).min(table.len());
+                let s1 = if noise.is_some() && s0 == 0 {
+                    1
+                } else {
+                    (s0 + per_launch).min(table.len())
+                };
                 let alphas: Vec<f32> = table.alphas[s0..s1].iter().map(|&a| a as f32).collect();
                 let weights: Vec<f32> = table.weights[s0..s1].iter().map(|&w| w as f32).collect();
-                let (h0, w) = inputs(&alphas)?;
-                let act = forward(gpu, self.dm, &dg, s1 - s0, h0, &w, &tgt, true)?;
+                let noisy = noise.as_mut().map(|nz| nz.samples(s1 - s0));
+                let (h0, w, edge_w) = inputs(&alphas, noisy.as_deref())?;
+                let w = Weights {
+                    step: &w,
+                    edge: edge_w.as_ref(),
+                };
+                let act = forward(gpu, self.dm, &dg, s1 - s0, h0, w, &tgt, true)?;
                 let (dx, dw) = backward(
                     gpu,
                     self.dm,
                     &dg,
                     s1 - s0,
-                    &w,
+                    w,
                     &act,
                     self.kind == Kind::Nodes,
                     self.kind == Kind::Edges,
+                    None,
                 )?;
                 let grad = dx
                     .or(dw)
                     .ok_or_else(|| Error::Device("internal error: no gradient".into()))?;
-                accumulate_steps(gpu, &grad, &gpu.upload(&weights)?, s1 - s0, len, &mut acc)?;
+                match (&noise, &shift) {
+                    (None, _) => accumulate_steps(
+                        gpu,
+                        &grad,
+                        &gpu.upload(&weights)?,
+                        s1 - s0,
+                        len,
+                        &mut acc,
+                    )?,
+                    (Some(_), None) => shift = Some(grad),
+                    (Some(_), Some(k)) => {
+                        accumulate_moments(gpu, &grad, k, s1 - s0, len, &mut acc, &mut sq)?
+                    }
+                }
                 s0 = s1;
             }
             // The attribution and its delta.
@@ -355,7 +475,13 @@ impl<G: Gpu> Job<'_, G> {
                 Finish::TimesDiff
             };
             let mut attr = gpu.zeros::<f32>(len)?;
-            finish_attribution(gpu, &acc, diff.as_ref(), mode, len, &mut attr)?;
+            match &shift {
+                Some(k) => {
+                    let variance = self.cfg.method == Method::VarGrad;
+                    finish_moments(gpu, k, &acc, &sq, table.len(), variance, len, &mut attr)?
+                }
+                None => finish_attribution(gpu, &acc, diff.as_ref(), mode, len, &mut attr)?,
+            }
             let ptr = match self.kind {
                 Kind::Edges => &dg.edge_ptr,
                 Kind::Nodes => &dg.node_ptr,
@@ -395,10 +521,10 @@ impl<G: Gpu> Job<'_, G> {
             .cfg
             .adaptive
             .filter(|_| self.cfg.method == Method::IntegratedGradients);
-        let mut steps = if self.cfg.method == Method::IntegratedGradients {
-            self.cfg.steps
-        } else {
-            1
+        let mut steps = match self.cfg.method {
+            Method::IntegratedGradients => self.cfg.steps,
+            Method::SmoothGrad | Method::VarGrad => self.cfg.smoothing.samples,
+            _ => 1,
         };
         let mut pending: Vec<usize> = (0..b.num_graphs()).collect();
         let mut first = true;
@@ -445,6 +571,9 @@ pub fn explain<G: Gpu>(
     cfg: &ExplainConfig,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Attributions> {
+    if cfg.method.node_level() {
+        return super::cam::explain(gpu, model, batch, cfg, progress);
+    }
     let dm = DeviceModel::upload(gpu, model)?;
     let packed = PackedModel::upload(gpu, model)?;
     let budget = match cfg.memory_budget {
@@ -480,7 +609,7 @@ pub fn explain<G: Gpu>(
             &dg,
             1,
             h0,
-            &gpu.upload(&[1.0f32])?,
+            Weights::per_step(&gpu.upload(&[1.0f32])?),
             &gpu.upload(&t)?,
             false,
         )?;

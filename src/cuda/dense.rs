@@ -87,6 +87,29 @@ pub fn linear_backward_input<G: Gpu>(
     )
 }
 
+/// `out = [h > 0] g` elementwise (the ReLU's backward, out of place); see `relu_backward`.
+pub fn relu_backward<G: Gpu>(
+    gpu: &G,
+    h: &G::Buf<f32>,
+    g: &G::Buf<f32>,
+    len: usize,
+) -> Result<G::Buf<f32>> {
+    need(gpu, h, len, "relu_backward h")?;
+    need(gpu, g, len, "relu_backward g")?;
+    let mut out = gpu.zeros::<f32>(len)?;
+    gpu.launch(
+        "relu_backward",
+        Shape::per_item(gpu, len),
+        &mut [
+            Arg::F(h),
+            Arg::F(g),
+            Arg::Out(&mut out),
+            Arg::Long(len as i64),
+        ],
+    )?;
+    Ok(out)
+}
+
 /// Log-probabilities of `rows` instances and, when `dz` is given, the gradient of each
 /// instance's target log-probability; see the kernel `log_softmax_grad`.
 #[allow(clippy::too_many_arguments)]

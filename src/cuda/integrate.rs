@@ -1,4 +1,4 @@
-//! Launches of `kernels/integrate.cu`: path inputs, the sum over steps, the
+//! Launches of `kernels/integrate.cu`: path inputs, the sum over steps (or samples), the
 //! final attribution and the convergence delta (the IG parts of `cpu::attribute`).
 
 use super::launch::{need, Arg, Gpu, Shape};
@@ -133,6 +133,79 @@ pub fn convergence_delta<G: Gpu>(
             Arg::Int(classes as i32),
             Arg::Out(delta),
             Arg::Int(num_graphs as i32),
+        ],
+    )
+}
+
+/// `a ⊙ b`, elementwise, as a new buffer (the `finish_attribution` kernel's product).
+pub fn elementwise_product<G: Gpu>(
+    gpu: &G,
+    a: &G::Buf<f32>,
+    b: &G::Buf<f32>,
+    len: usize,
+) -> Result<G::Buf<f32>> {
+    let mut out = gpu.zeros::<f32>(len)?;
+    finish_attribution(gpu, a, Some(b), Finish::TimesDiff, len, &mut out)?;
+    Ok(out)
+}
+
+/// `sum += Σ_s (grad[s] − shift)`, `sq += Σ_s (grad[s] − shift)²`, samples in order;
+/// see the kernel `accumulate_moments`.
+pub fn accumulate_moments<G: Gpu>(
+    gpu: &G,
+    grad: &G::Buf<f32>,
+    shift: &G::Buf<f32>,
+    samples: usize,
+    len: usize,
+    sum: &mut G::Buf<f32>,
+    sq: &mut G::Buf<f32>,
+) -> Result<()> {
+    need(gpu, grad, samples * len, "moments grad")?;
+    need(gpu, shift, len, "moments shift")?;
+    need(gpu, sum, len, "moments sum")?;
+    need(gpu, sq, len, "moments sq")?;
+    gpu.launch(
+        "accumulate_moments",
+        Shape::per_item(gpu, len),
+        &mut [
+            Arg::F(grad),
+            Arg::F(shift),
+            Arg::Out(sum),
+            Arg::Out(sq),
+            Arg::Long(len as i64),
+            Arg::Int(samples as i32),
+        ],
+    )
+}
+
+/// The SmoothGrad mean (`variance` false) or the VarGrad variance of `samples` samples
+/// from their moments; see the kernel `finish_moments`.
+#[allow(clippy::too_many_arguments)]
+pub fn finish_moments<G: Gpu>(
+    gpu: &G,
+    shift: &G::Buf<f32>,
+    sum: &G::Buf<f32>,
+    sq: &G::Buf<f32>,
+    samples: usize,
+    variance: bool,
+    len: usize,
+    out: &mut G::Buf<f32>,
+) -> Result<()> {
+    need(gpu, shift, len, "moments shift")?;
+    need(gpu, sum, len, "moments sum")?;
+    need(gpu, sq, len, "moments sq")?;
+    need(gpu, out, len, "moments out")?;
+    gpu.launch(
+        "finish_moments",
+        Shape::per_item(gpu, len),
+        &mut [
+            Arg::F(shift),
+            Arg::F(sum),
+            Arg::F(sq),
+            Arg::Out(out),
+            Arg::Long(len as i64),
+            Arg::Int(samples as i32),
+            Arg::Int(i32::from(variance)),
         ],
     )
 }

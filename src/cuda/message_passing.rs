@@ -4,18 +4,50 @@ use super::launch::{need, Arg, Gpu, Shape};
 use super::network::DeviceGraphs;
 use crate::Result;
 
-/// `agg[s, i] = Σ_{j→i} step_w[s] h[s, j]` for all steps; see the kernel `mp_forward`.
+/// The edge weights of S steps: `step[s]` for every edge of step `s`, or, with `edge`,
+/// `edge[s · E + e]` per (step, edge) (`step` is then ignored).
+pub struct Weights<'a, G: Gpu> {
+    /// One weight per step `[S]`.
+    pub step: &'a G::Buf<f32>,
+    /// One weight per step and edge `[S·E]`, by edge id.
+    pub edge: Option<&'a G::Buf<f32>>,
+}
+
+impl<G: Gpu> Clone for Weights<'_, G> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<G: Gpu> Copy for Weights<'_, G> {}
+
+impl<'a, G: Gpu> Weights<'a, G> {
+    /// The same weight for every edge of a step.
+    pub fn per_step(step: &'a G::Buf<f32>) -> Self {
+        Weights { step, edge: None }
+    }
+
+    /// Checks the buffers hold `steps` steps of a chunk with `edges` edges.
+    fn check(&self, gpu: &G, steps: usize, edges: usize, what: &str) -> Result<()> {
+        need(gpu, self.step, steps, &format!("{what} step_w"))?;
+        if let Some(e) = self.edge {
+            need(gpu, e, steps * edges, &format!("{what} edge_w"))?;
+        }
+        Ok(())
+    }
+}
+
+/// `agg[s, i] = Σ_{e=j→i} w(s, e) h[s, j]` for all steps; see the kernel `mp_forward`.
 pub fn scatter_add_forward<G: Gpu>(
     gpu: &G,
     g: &DeviceGraphs<G>,
-    step_w: &G::Buf<f32>,
+    w: Weights<'_, G>,
     steps: usize,
     h: &G::Buf<f32>,
     dim: usize,
     agg: &mut G::Buf<f32>,
 ) -> Result<()> {
     let rows = steps * g.num_nodes;
-    need(gpu, step_w, steps, "mp_forward step_w")?;
+    w.check(gpu, steps, g.num_edges, "mp_forward")?;
     need(gpu, h, rows * dim, "mp_forward h")?;
     need(gpu, agg, rows * dim, "mp_forward agg")?;
     gpu.launch(
@@ -24,22 +56,25 @@ pub fn scatter_add_forward<G: Gpu>(
         &mut [
             Arg::I(&g.in_ptr),
             Arg::I(&g.in_src),
-            Arg::F(step_w),
+            Arg::I(&g.in_eid),
+            Arg::F(w.step),
+            w.edge.map_or(Arg::Null, Arg::F),
             Arg::F(h),
             Arg::Out(agg),
             Arg::Int(g.num_nodes as i32),
+            Arg::Int(g.num_edges as i32),
             Arg::Int(steps as i32),
             Arg::Int(dim as i32),
         ],
     )
 }
 
-/// `dh[s, j] = [mask > 0](dh[s, j] + Σ_{j→i} step_w[s] g_agg[s, i])`; see `mp_backward_input`.
+/// `dh[s, j] = [mask > 0](dh[s, j] + Σ_{e=j→i} w(s, e) g_agg[s, i])`; see `mp_backward_input`.
 #[allow(clippy::too_many_arguments)]
 pub fn scatter_add_backward_input<G: Gpu>(
     gpu: &G,
     g: &DeviceGraphs<G>,
-    step_w: &G::Buf<f32>,
+    w: Weights<'_, G>,
     steps: usize,
     g_agg: &G::Buf<f32>,
     mask: Option<&G::Buf<f32>>,
@@ -47,7 +82,7 @@ pub fn scatter_add_backward_input<G: Gpu>(
     dh: &mut G::Buf<f32>,
 ) -> Result<()> {
     let rows = steps * g.num_nodes;
-    need(gpu, step_w, steps, "mp_backward_input step_w")?;
+    w.check(gpu, steps, g.num_edges, "mp_backward_input")?;
     need(gpu, g_agg, rows * dim, "mp_backward_input g_agg")?;
     need(gpu, dh, rows * dim, "mp_backward_input dh")?;
     if let Some(m) = mask {
@@ -59,11 +94,14 @@ pub fn scatter_add_backward_input<G: Gpu>(
         &mut [
             Arg::I(&g.out_ptr),
             Arg::I(&g.out_dst),
-            Arg::F(step_w),
+            Arg::I(&g.out_eid),
+            Arg::F(w.step),
+            w.edge.map_or(Arg::Null, Arg::F),
             Arg::F(g_agg),
             mask.map_or(Arg::Null, Arg::F),
             Arg::Out(dh),
             Arg::Int(g.num_nodes as i32),
+            Arg::Int(g.num_edges as i32),
             Arg::Int(steps as i32),
             Arg::Int(dim as i32),
         ],

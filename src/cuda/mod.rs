@@ -10,12 +10,14 @@
 //!   GPU's memory model; never take timings from it.
 //!
 //! The modules mirror `src/cpu/` op by op: [`dense`], [`message_passing`],
-//! [`pooling`], [`network`] and [`attribute`].
+//! [`pooling`], [`network`], [`attribute`], [`cam`] and [`excitation`].
 
 pub mod attribute;
+pub mod cam;
 pub mod dense;
 #[cfg(feature = "cuda")]
 pub mod driver;
+pub mod excitation;
 pub mod fused;
 pub mod integrate;
 #[cfg(feature = "interpret")]

@@ -4,10 +4,10 @@
 //! Activations are step-major (`row = s * num_nodes + i`); the graph structure
 //! is uploaded once per chunk and shared by all steps.
 
-use super::dense::{linear_backward_input, linear_forward, log_softmax_grad};
+use super::dense::{linear_backward_input, linear_forward, log_softmax_grad, relu_backward};
 use super::launch::Gpu;
 use super::message_passing::{
-    scatter_add_backward_input, scatter_add_backward_weight, scatter_add_forward,
+    scatter_add_backward_input, scatter_add_backward_weight, scatter_add_forward, Weights,
 };
 use super::pooling::{pool_backward, pool_forward};
 use crate::model::Linear;
@@ -94,10 +94,14 @@ pub struct DeviceGraphs<G: Gpu> {
     pub in_ptr: G::Buf<i32>,
     /// Sources of the incoming edges, sorted by (target, source, edge id) `[E]`.
     pub in_src: G::Buf<i32>,
+    /// Edge ids of those incoming edges `[E]`.
+    pub in_eid: G::Buf<i32>,
     /// Outgoing-edge CSR offsets `[N+1]`.
     pub out_ptr: G::Buf<i32>,
     /// Targets of the outgoing edges, sorted by (source, edge id) `[E]`.
     pub out_dst: G::Buf<i32>,
+    /// Edge ids of those outgoing edges `[E]`.
+    pub out_eid: G::Buf<i32>,
     /// Node features `[N, F]`.
     pub x: G::Buf<f32>,
 }
@@ -148,8 +152,10 @@ impl<G: Gpu> DeviceGraphs<G> {
             dst: gpu.upload(&u32s(b.dst()))?,
             in_ptr: gpu.upload(&in_ptr)?,
             in_src: gpu.upload(&in_src)?,
+            in_eid: gpu.upload(&i32s(&in_order))?,
             out_ptr: gpu.upload(&out_ptr)?,
             out_dst: gpu.upload(&out_dst)?,
+            out_eid: gpu.upload(&i32s(&out_order))?,
             x: gpu.upload(b.features())?,
         })
     }
@@ -171,7 +177,7 @@ pub struct Activations<G: Gpu> {
     pub dz2: Option<G::Buf<f32>>,
 }
 
-/// Forward pass of `steps` steps: node features `h0 [S·N, F]`, edge weight `step_w[s]` per step.
+/// Forward pass of `steps` steps: node features `h0 [S·N, F]`, edge weights `w`.
 /// With `grad`, also the gradient of each instance's `target` log-probability wrt the logits.
 #[allow(clippy::too_many_arguments)]
 pub fn forward<G: Gpu>(
@@ -180,7 +186,7 @@ pub fn forward<G: Gpu>(
     g: &DeviceGraphs<G>,
     steps: usize,
     h0: G::Buf<f32>,
-    step_w: &G::Buf<f32>,
+    w: Weights<'_, G>,
     target: &G::Buf<i32>,
     grad: bool,
 ) -> Result<Activations<G>> {
@@ -189,7 +195,7 @@ pub fn forward<G: Gpu>(
     let mut h = vec![h0];
     for (rel, root) in &m.convs {
         let mut agg = gpu.zeros::<f32>(rows * rel.in_dim)?;
-        scatter_add_forward(gpu, g, step_w, steps, &h[h.len() - 1], rel.in_dim, &mut agg)?;
+        scatter_add_forward(gpu, g, w, steps, &h[h.len() - 1], rel.in_dim, &mut agg)?;
         let mut out = gpu.zeros::<f32>(rows * rel.out_dim)?;
         let prev = &h[h.len() - 1];
         linear_forward(
@@ -272,18 +278,21 @@ pub fn forward<G: Gpu>(
     })
 }
 
-/// Backward pass after [`forward`] with `grad`: the gradient wrt the node features
-/// `[S·N, F]` and/or the edge weights `[S·E]`.
+/// Backward pass after [`forward`] with `grad` (or with `act.dz2` set by the caller):
+/// the gradient wrt the node features `[S·N, F]` and/or the edge weights `[S·E]`.
+/// With `layers`, also the gradient wrt every conv layer's output `h[1..=L]` (after
+/// its ReLU) into `layers[0..L]`, as `cpu::network::backward_from` records it.
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
 pub fn backward<G: Gpu>(
     gpu: &G,
     m: &DeviceModel<G>,
     g: &DeviceGraphs<G>,
     steps: usize,
-    step_w: &G::Buf<f32>,
+    w: Weights<'_, G>,
     act: &Activations<G>,
     want_dx: bool,
     want_dw: bool,
+    layers: Option<&mut Vec<G::Buf<f32>>>,
 ) -> Result<(Option<G::Buf<f32>>, Option<G::Buf<f32>>)> {
     let rows = steps * g.num_nodes;
     let inst = steps * g.num_graphs;
@@ -315,26 +324,34 @@ pub fn backward<G: Gpu>(
         m.lin1.out_dim,
         false,
     )?;
-    let layers = m.convs.len();
+    let num_layers = m.convs.len();
+    let record = layers.is_some();
+    // Recorded gradients of h[1..=L], filled from the top.
+    let mut rec: Vec<Option<G::Buf<f32>>> = (0..num_layers).map(|_| None).collect();
     let mut dh = gpu.zeros::<f32>(rows * d)?;
     pool_backward(
         gpu,
         g,
         m.pool,
         steps,
-        &act.h[layers],
+        &act.h[num_layers],
         &act.pooled,
         &act.ties,
         &dpooled,
         d,
+        !record,
         &mut dh,
     )?;
+    if record && num_layers > 0 {
+        let masked = relu_backward(gpu, &act.h[num_layers], &dh, rows * d)?;
+        rec[num_layers - 1] = Some(std::mem::replace(&mut dh, masked));
+    }
     let mut dw = if want_dw {
         Some(gpu.zeros::<f32>(steps * g.num_edges)?)
     } else {
         None
     };
-    for l in (0..layers).rev() {
+    for l in (0..num_layers).rev() {
         let (rel, root) = &m.convs[l];
         let din = rel.in_dim;
         // dh is the gradient of layer l+1's pre-activation here.
@@ -368,9 +385,27 @@ pub fn backward<G: Gpu>(
             root.out_dim,
             false,
         )?;
-        let mask = if l > 0 { Some(&act.h[l]) } else { None };
-        scatter_add_backward_input(gpu, g, step_w, steps, &d_agg, mask, din, &mut dprev)?;
-        dh = dprev;
+        let mask = if l > 0 && !record {
+            Some(&act.h[l])
+        } else {
+            None
+        };
+        scatter_add_backward_input(gpu, g, w, steps, &d_agg, mask, din, &mut dprev)?;
+        if record && l > 0 {
+            let masked = relu_backward(gpu, &act.h[l], &dprev, rows * din)?;
+            rec[l - 1] = Some(dprev);
+            dh = masked;
+        } else {
+            dh = dprev;
+        }
+    }
+    if let Some(out) = layers {
+        out.clear();
+        for r in rec {
+            out.push(r.ok_or_else(|| {
+                Error::Device("internal error: a layer gradient was not recorded".into())
+            })?);
+        }
     }
     Ok((if want_dx { Some(dh) } else { None }, dw))
 }

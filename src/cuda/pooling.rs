@@ -59,6 +59,7 @@ pub fn pool_backward<G: Gpu>(
     ties: &G::Buf<f32>,
     dpooled: &G::Buf<f32>,
     dim: usize,
+    relu_mask: bool,
     dh: &mut G::Buf<f32>,
 ) -> Result<()> {
     let rows = steps * g.num_nodes;
@@ -84,6 +85,7 @@ pub fn pool_backward<G: Gpu>(
             Arg::Int(steps as i32),
             Arg::Int(dim as i32),
             Arg::Int(mode(pool)),
+            Arg::Int(i32::from(relu_mask)),
         ],
     )
 }

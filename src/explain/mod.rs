@@ -4,6 +4,7 @@
 //! [`ExplainConfig`] to a backend (the CPU reference today) and returns
 //! [`Attributions`].
 
+pub mod noise;
 pub mod rules;
 pub mod undirected;
 
@@ -62,12 +63,10 @@ impl Method {
         }
     }
 
-    /// True for the methods that have a GPU implementation (IG, saliency, input × gradient).
+    /// True for the methods that have a GPU implementation: all but CAM, which the
+    /// tutorial head rules out everywhere.
     pub fn on_gpu(self) -> bool {
-        matches!(
-            self,
-            Method::IntegratedGradients | Method::Saliency | Method::InputXGradient
-        )
+        self != Method::Cam
     }
 
     /// True for the node-level methods of Pope et al. (one score per node, no delta).
