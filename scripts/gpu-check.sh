@@ -30,8 +30,8 @@ target=$root/target/gpu-build
 echo "== building graph-ig with nvcc PTX"
 cargo build --release --features cuda,cpu-ref --target-dir "$target" --bin graph-ig
 tests_json=$(cargo test --release --features cuda,cpu-ref --target-dir "$target" --no-run \
-    --test gpu_vs_cpu --test gpu_node_methods --test gpu_smoothing --test storage \
-    --test nvrtc_compile --test captum_fixtures --message-format=json)
+    --test gpu_vs_cpu --test storage --test nvrtc_compile --test captum_fixtures \
+    --test method_fixtures --message-format=json)
 bench_json=$(cargo bench --features cuda,cpu-ref --target-dir "$target" --no-run --bench gpu --message-format=json)
 
 rm -rf "$gpu"

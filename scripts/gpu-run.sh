@@ -13,7 +13,7 @@ declare -a rows
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "no nvidia-smi"; } | tee "$out/gpu.txt"
 
-for t in nvrtc_compile gpu_vs_cpu gpu_node_methods gpu_smoothing storage captum_fixtures; do
+for t in nvrtc_compile gpu_vs_cpu storage captum_fixtures method_fixtures; do
     [ -x "$gpu/bin/$t" ] || { rows+=("test $t|MISSING|not built by gpu-check.sh"); continue; }
     if "$gpu/bin/$t" --nocapture > "$out/$t.log" 2>&1; then r=pass; else r=FAIL; fi
     grep -q "notice: skipping" "$out/$t.log" && r="$r (skips)"
@@ -21,9 +21,11 @@ for t in nvrtc_compile gpu_vs_cpu gpu_node_methods gpu_smoothing storage captum_
 done
 grep -q "on cuda:0" "$out/gpu_vs_cpu.log" && rows+=("gpu tests ran on cuda:0|yes|") || rows+=("gpu tests ran on cuda:0|NO|see gpu_vs_cpu.log")
 
-sweep() {  # device, output
-    "$gpu/bin/graph-ig" explain --data "$GRAPH_IG_DATA" --name Mutagenicity --device "$1" \
-        --quiet --restart --out "$2" > "$2.log" 2>&1
+sweep() {  # device, output, extra arguments
+    local d=$1 o=$2
+    shift 2
+    "$gpu/bin/graph-ig" explain --data "$GRAPH_IG_DATA" --name Mutagenicity --device "$d" \
+        --quiet --restart --out "$o" "$@" > "$o.log" 2>&1
 }
 if [ -e "$GRAPH_IG_DATA/Mutagenicity_A.txt" ]; then
     for d in cuda cpu; do
@@ -38,6 +40,15 @@ if [ -e "$GRAPH_IG_DATA/Mutagenicity_A.txt" ]; then
     done
     if python3 "$gpu/compare_outputs.py" "$out/sweep_cuda.safetensors" "$out/sweep_cpu.safetensors" > "$out/compare.log" 2>&1; then r=agree; else r=DISAGREE; fi
     rows+=("cuda vs cpu sweep|$r|$(grep -m1 edge_attr "$out/compare.log" | cut -c1-60)")
+    # The other methods on all 4337 graphs: the GPU's file against the CPU's.
+    for m in saliency smoothgrad vargrad grad-cam contrastive-gradient eb c-eb; do
+        floor=1e-5; case $m in eb|c-eb) floor=1;; esac
+        for d in cuda cpu; do sweep $d "$out/m_${m}_$d.safetensors" --method $m || true; done
+        t=$(grep -E "time:" "$out/m_${m}_cuda.safetensors.log" | awk '{print $2}')
+        if python3 "$gpu/compare_outputs.py" "$out/m_${m}_cuda.safetensors" "$out/m_${m}_cpu.safetensors" \
+                --floor $floor > "$out/compare_$m.log" 2>&1; then r=agree; else r=DISAGREE; fi
+        rows+=("$m cuda vs cpu|$r|cuda ${t}s; $(grep -m1 -E 'worst' "$out/compare_$m.log" | cut -c1-50)")
+    done
 fi
 
 if "$gpu/bin/gpu" > "$out/bench_gpu.log" 2>&1; then
