@@ -19,7 +19,7 @@ pub struct ExplainArgs {
     #[arg(long)]
     out: PathBuf,
     /// ig, saliency, input-x-gradient, smoothgrad, vargrad (edges/nodes), or the node-level
-    /// grad-cam, grad-cam:LAYER, contrastive-gradient (CPU only for the last five).
+    /// grad-cam, grad-cam:LAYER, contrastive-gradient, eb, c-eb (every device).
     #[arg(long, default_value = "ig")]
     method: String,
     /// edges, nodes or both.
