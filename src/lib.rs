@@ -37,6 +37,7 @@ pub mod default_model;
 mod device;
 mod error;
 pub mod explain;
+pub mod forward;
 pub mod graph;
 pub mod labels;
 pub mod metrics;

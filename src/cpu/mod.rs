@@ -9,6 +9,7 @@ pub mod attribute;
 pub mod cam;
 pub mod dense;
 pub mod excitation;
+pub mod masked;
 pub mod message_passing;
 pub mod network;
 pub mod pooling;

@@ -23,6 +23,7 @@ pub mod integrate;
 #[cfg(feature = "interpret")]
 pub mod interpret;
 pub mod launch;
+pub mod masked;
 pub mod message_passing;
 pub mod network;
 pub mod pooling;
