@@ -7,10 +7,10 @@
 //! directions summed) and the top nodes.
 //!
 //! ```
-//! use graph_ig::topk::{top_k, Order};
+//! use graph_ig::topk::{top_k, Ranking};
 //! let s = [0.1, -0.7, 0.3, f64::NAN, 0.3];
-//! assert_eq!(top_k(&s, 2, Order::Abs), vec![(1, -0.7), (2, 0.3)]);
-//! assert_eq!(top_k(&s, 2, Order::Value), vec![(2, 0.3), (4, 0.3)]);
+//! assert_eq!(top_k(&s, 2, Ranking::Abs), vec![(1, -0.7), (2, 0.3)]);
+//! assert_eq!(top_k(&s, 2, Ranking::Signed), vec![(2, 0.3), (4, 0.3)]);
 //! ```
 //!
 //! Choice for `k = 0`: [`top_k`] returns an empty vector (the answer to the
@@ -27,43 +27,57 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// What "most important" means.
+/// What "most important" means: how scores (attributions) are ranked.
+///
+/// One choice for every command: `graph-ig top --by` and `graph-ig eval
+/// --ranking` both take `abs`, or `signed` (also spelled `value`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Order {
-    /// Largest absolute value first (the usual reading of attributions).
+pub enum Ranking {
+    /// Largest absolute value first (`|a|`: large effects of either sign are
+    /// important; the usual reading of attributions).
     #[default]
     Abs,
-    /// Largest value first (most positive evidence for the target class).
-    Value,
+    /// Largest value first (`a` itself: the most positive evidence for the
+    /// explained class first). Spelled `signed` or `value`.
+    Signed,
 }
 
-impl std::str::FromStr for Order {
+impl std::str::FromStr for Ranking {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         match s {
-            "abs" => Ok(Order::Abs),
-            "value" => Ok(Order::Value),
+            "abs" => Ok(Ranking::Abs),
+            "signed" | "value" => Ok(Ranking::Signed),
             other => Err(Error::Config(format!(
-                "unknown order {other:?}: expected abs or value"
+                "unknown ranking {other:?}: expected abs, or signed (also spelled value)"
             ))),
         }
     }
 }
 
-impl Order {
-    /// The key by which scores are ranked (larger first).
-    fn key(self, v: f64) -> f64 {
+impl std::fmt::Display for Ranking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Ranking::Abs => "abs",
+            Ranking::Signed => "signed",
+        })
+    }
+}
+
+impl Ranking {
+    /// The key by which a score is ranked (larger first): `|v|` or `v`.
+    pub fn key(self, v: f64) -> f64 {
         match self {
-            Order::Abs => v.abs(),
-            Order::Value => v,
+            Ranking::Abs => v.abs(),
+            Ranking::Signed => v,
         }
     }
 
     /// A short description for messages and headings.
     pub fn describe(self) -> &'static str {
         match self {
-            Order::Abs => "|attribution|",
-            Order::Value => "attribution",
+            Ranking::Abs => "|attribution|",
+            Ranking::Signed => "attribution",
         }
     }
 }
@@ -85,7 +99,7 @@ fn rank(a: (usize, f64), b: (usize, f64)) -> Ordering {
 /// Ties are broken by the lower index; NaN scores rank after every number
 /// (never panic); `k > scores.len()` gives all scores, ranked; `k = 0` gives
 /// an empty vector. Only the `k` selected scores are sorted.
-pub fn top_k(scores: &[f64], k: usize, order: Order) -> Vec<(usize, f64)> {
+pub fn top_k(scores: &[f64], k: usize, order: Ranking) -> Vec<(usize, f64)> {
     let k = k.min(scores.len());
     if k == 0 {
         return Vec::new();
@@ -154,7 +168,34 @@ pub struct AttrFile {
     edge_attr: Option<Vec<f64>>,
     edge_gt: Option<Vec<f64>>,
     node_attr: Option<(Vec<f64>, usize)>,
+    node_score: Option<Vec<f64>>,
     undirected: Option<Undirected>,
+}
+
+/// The whole-file tensors of an [`AttrFile`], borrowed: every graph at once, in
+/// the file's order. Node ids are the file's (numbered from 0 over all its
+/// graphs), and every tensor has been checked against the offsets.
+#[derive(Debug, Clone, Copy)]
+pub struct FileTensors<'a> {
+    /// Node offsets `[G+1]`: graph `g` owns nodes `node_ptr[g]..node_ptr[g+1]`.
+    pub node_ptr: &'a [usize],
+    /// Edge offsets `[G+1]`: graph `g` owns edges `edge_ptr[g]..edge_ptr[g+1]`.
+    pub edge_ptr: &'a [usize],
+    /// Source node of every directed edge `[E]` (row 0 of `edge_index`).
+    pub src: &'a [usize],
+    /// Target node of every directed edge `[E]` (row 1 of `edge_index`).
+    pub dst: &'a [usize],
+    /// The explained class of every graph `[G]` (`target`), if present.
+    pub target: Option<&'a [i64]>,
+    /// Log-probabilities `[G · C]`, row-major (`log_probs`), if present.
+    pub log_probs: Option<&'a [f64]>,
+    /// Edge attributions `[E]` (`edge_attr`), if present.
+    pub edge_attr: Option<&'a [f64]>,
+    /// Ground-truth edge marks `[E]` (`edge_gt`, 1.0 = marked), if present.
+    pub edge_gt: Option<&'a [f64]>,
+    /// Node-level scores `[N]` (`node_score`, from Grad-CAM, the contrastive
+    /// gradient, EB or c-EB), if present.
+    pub node_score: Option<&'a [f64]>,
 }
 
 impl AttrFile {
@@ -210,6 +251,7 @@ impl AttrFile {
         };
         let edge_attr = sized("edge_attr", e)?;
         let edge_gt = sized("edge_gt", e)?;
+        let node_score = sized("node_score", n)?;
         let target = rb.i64s("target")?;
         if let Some(t) = &target {
             if t.len() != g {
@@ -278,6 +320,7 @@ impl AttrFile {
             edge_attr,
             edge_gt,
             node_attr,
+            node_score,
             undirected,
         })
     }
@@ -285,6 +328,26 @@ impl AttrFile {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Every graph's tensors at once (see [`FileTensors`]).
+    pub fn tensors(&self) -> FileTensors<'_> {
+        FileTensors {
+            node_ptr: &self.node_ptr,
+            edge_ptr: &self.edge_ptr,
+            src: &self.src,
+            dst: &self.dst,
+            target: self.target.as_deref(),
+            log_probs: self.log_probs.as_deref(),
+            edge_attr: self.edge_attr.as_deref(),
+            edge_gt: self.edge_gt.as_deref(),
+            node_score: self.node_score.as_deref(),
+        }
+    }
+
+    /// A metadata value (`method`, `target`, `pool`, `model`, `model_sha256`, ...), if any.
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
     }
 
     /// The file's metadata (method, rule, steps, target, dataset, graphs, ...).
@@ -424,21 +487,40 @@ impl AttrFile {
             .collect())
     }
 
-    /// Graph `g`'s node attributions: for each node, the sum over its features.
-    pub fn node_scores(&self, g: usize) -> Result<Vec<f64>> {
+    /// Graph `g`'s node-level scores (tensor `node_score`, written by the
+    /// node-level methods: Grad-CAM, the contrastive gradient, EB, c-EB).
+    pub fn node_score(&self, g: usize) -> Result<&[f64]> {
         let r = self.nodes(g)?;
-        let (a, f) = self.node_attr.as_ref().ok_or_else(|| {
+        let s = self.node_score.as_ref().ok_or_else(|| {
             self.missing(
-                "node attributions (tensor node_attr)",
-                "run graph-ig explain with --wrt nodes or --wrt both",
+                "node scores (tensor node_score)",
+                "run graph-ig explain with --method grad-cam, contrastive-gradient, eb or c-eb",
             )
         })?;
+        Ok(&s[r])
+    }
+
+    /// Graph `g`'s node attributions: for each node, the sum over its features
+    /// (tensor `node_attr`); for a file of a node-level method, which has no
+    /// `node_attr`, its `node_score`.
+    pub fn node_scores(&self, g: usize) -> Result<Vec<f64>> {
+        let r = self.nodes(g)?;
+        let Some((a, f)) = self.node_attr.as_ref() else {
+            if self.node_score.is_some() {
+                return Ok(self.node_score(g)?.to_vec());
+            }
+            return Err(self.missing(
+                "node attributions (tensor node_attr) or node scores (tensor node_score)",
+                "run graph-ig explain with --wrt nodes or --wrt both, or a node-level method \
+                 (--method grad-cam, contrastive-gradient, eb or c-eb)",
+            ));
+        };
         Ok(r.map(|i| a[i * f..(i + 1) * f].iter().sum()).collect())
     }
 
     /// The `k` most important directed edges of graph `g`, in order.
     /// Errors if `k = 0`, `g` is out of range or the file has no edge attributions.
-    pub fn top_edges(&self, g: usize, k: usize, order: Order) -> Result<Vec<TopEdge>> {
+    pub fn top_edges(&self, g: usize, k: usize, order: Ranking) -> Result<Vec<TopEdge>> {
         check_k(k)?;
         let a = self.edge_attr(g)?;
         let pairs = self.edge_pairs(g)?;
@@ -454,7 +536,7 @@ impl AttrFile {
     }
 
     /// The `k` most important bonds of graph `g` (both directions summed), in order.
-    pub fn top_bonds(&self, g: usize, k: usize, order: Order) -> Result<Vec<TopEdge>> {
+    pub fn top_bonds(&self, g: usize, k: usize, order: Ranking) -> Result<Vec<TopEdge>> {
         check_k(k)?;
         let b = self.bonds(g)?;
         let scores: Vec<f64> = b.iter().map(|x| x.2).collect();
@@ -470,8 +552,9 @@ impl AttrFile {
     }
 
     /// The `k` most important nodes of graph `g`, in order (node attribution =
-    /// the sum of its feature attributions).
-    pub fn top_nodes(&self, g: usize, k: usize, order: Order) -> Result<Vec<TopNode>> {
+    /// the sum of its feature attributions, or the node score; see
+    /// [`AttrFile::node_scores`]).
+    pub fn top_nodes(&self, g: usize, k: usize, order: Ranking) -> Result<Vec<TopNode>> {
         check_k(k)?;
         let s = self.node_scores(g)?;
         Ok(top_k(&s, k, order)

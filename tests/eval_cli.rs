@@ -1,13 +1,15 @@
 //! `graph-ig eval` end to end: on files made by `graph-ig explain` over the
-//! built-in data, its JSON against the library's `evaluate`, contrastivity
-//! with a second file, and clean errors.
+//! built-in data, its JSON against the library's `evaluate` (and
+//! `evaluate_nodes` for node-level files, with a from-scratch AUC),
+//! contrastivity with a second file, and clean errors.
 
 mod common;
 
 use common::{run_cli, text};
 use graph_ig::metrics::evaluate::Explanation;
-use graph_ig::metrics::{evaluate, EvalConfig};
-use graph_ig::output::ReadBack;
+use graph_ig::metrics::nodes::{evaluate_nodes, NodeExplanation};
+use graph_ig::metrics::{edge_scores_from_nodes, evaluate, EvalConfig};
+use graph_ig::output::{write_safetensors, ReadBack, Tensor};
 use graph_ig::synthetic::{generate, SyntheticConfig};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -159,6 +161,9 @@ fn eval_on_explain_output() {
     ] {
         same(&v[key], &lib[key], key);
     }
+    assert_eq!(v["edge_scores"], "edge_attr");
+    assert_eq!(v["edge_scores_derived"], false);
+    assert_eq!(v["node_level"], Value::Null);
     // The ground-truth AUC is the one `explain` reports (|IG| of the same file).
     let gt = &v["ground_truth"]["all"];
     assert!(gt["graphs"].as_u64().unwrap() > 0);
@@ -185,7 +190,7 @@ fn eval_contrastivity_and_options() {
             "--fraction",
             "0.25",
             "--ranking",
-            "signed",
+            "value",
             "--curve",
             "0.2,0.5,0.8",
             "--charact-weights",
@@ -231,8 +236,19 @@ fn eval_errors_are_clean() {
     );
     clean_error(
         &run_cli(&["eval", "--attr", p(&nodes)]),
-        &["no tensor edge_attr", "--wrt edges"],
+        &[
+            "nodes.safetensors",
+            "no tensor edge_attr or node_score",
+            "node_attr",
+            "--wrt edges",
+            "grad-cam",
+        ],
         "node attributions",
+    );
+    clean_error(
+        &run_cli(&["eval", "--attr", p(&attr), "--ranking", "largest"]),
+        &["--ranking", "abs or signed", "value"],
+        "bad ranking",
     );
     clean_error(
         &run_cli(&["eval", "--attr", p(&attr), "--sparsity", "1.5"]),
@@ -321,4 +337,254 @@ fn eval_errors_are_clean() {
     ]);
     assert!(!o.status.success());
     assert!(!text(&o.stderr).contains("panicked"));
+}
+
+/// From-scratch ROC-AUC: the share of (marked, unmarked) pairs ordered right, ties 1/2.
+fn pairwise_auc(s: &[f64], marks: &[u8]) -> Option<f64> {
+    let (mut num, mut pairs) = (0.0, 0usize);
+    for i in (0..s.len()).filter(|&i| marks[i] != 0) {
+        for j in (0..s.len()).filter(|&j| marks[j] == 0) {
+            pairs += 1;
+            num += if s[i] > s[j] {
+                1.0
+            } else if s[i] == s[j] {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    (pairs > 0).then(|| num / pairs as f64)
+}
+
+#[test]
+fn eval_on_node_level_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let attr = explain(tmp.path(), "gc.safetensors", &["--method", "grad-cam"]);
+    let json = tmp.path().join("gc.json");
+    let stdout = ok(
+        &run_cli(&["eval", "--attr", p(&attr), "--json", p(&json)]),
+        "eval grad-cam",
+    );
+    for row in [
+        "(grad-cam, target predicted) on Synthetic, 20 graphs",
+        "nodes",
+        "scores:      node_score",
+        "derived from node_score: (s_u + s_v) / 2",
+        "by |derived edge score|",
+        "Pope et al. 2019 (salient: score / max score > 0.01) [derived edge scores]",
+        "PyG (GraphFramEx), at the mask [derived edge scores]",
+        "mask [derived edge scores]",
+        "Node level (node_score",
+        "salient nodes occluded",
+        "sparsity: 1 - salient / N",
+        "Ground truth at node level",
+        "top floor((1 - 0.7) * N) nodes",
+    ] {
+        assert!(stdout.contains(row), "stdout lacks {row:?}:\n{stdout}");
+    }
+    let v = read_json(&json);
+    assert_eq!(v["edge_scores_derived"], true);
+    assert_eq!(v["edge_scores"], "derived from node_score: (s_u + s_v) / 2");
+
+    // The library on the same graphs and scores.
+    let data = generate(&SyntheticConfig::default()).unwrap();
+    let batch = data.batch.subset(0..20).unwrap();
+    let model = graph_ig::default_model::synthetic().unwrap();
+    let r = ReadBack::open(&attr).unwrap();
+    assert!(r.f64s("edge_attr").unwrap().is_none());
+    let ns = r.f64s("node_score").unwrap().unwrap();
+    let target: Vec<usize> = r
+        .i64s("target")
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(|&t| t as usize)
+        .collect();
+    let cfg = EvalConfig::default();
+    let derived = edge_scores_from_nodes(&ns, batch.src(), batch.dst());
+    let lib = evaluate(
+        &model,
+        &batch,
+        &Explanation {
+            edge_attr: &derived,
+            target: &target,
+        },
+        None,
+        &cfg,
+    )
+    .unwrap()
+    .to_json();
+    for key in ["pope", "pyg", "dig", "ground_truth", "per_graph"] {
+        same(&v[key], &lib[key], key);
+    }
+    let lib_n = evaluate_nodes(
+        &model,
+        &batch,
+        &NodeExplanation {
+            node_score: &ns,
+            target: &target,
+        },
+        None,
+        &cfg,
+    )
+    .unwrap()
+    .to_json();
+    same(&v["node_level"], &lib_n, "node_level");
+
+    // Node-level ground-truth AUC from scratch: marks at the endpoints of the
+    // file's marked edges, pairwise counts per graph.
+    let gt = r.f64s("edge_gt").unwrap().unwrap();
+    let ei = r.i64s("edge_index").unwrap().unwrap();
+    let np = r.i64s("node_ptr").unwrap().unwrap();
+    let e = gt.len();
+    let mut marks = vec![0u8; ns.len()];
+    for k in (0..e).filter(|&k| gt[k] != 0.0) {
+        marks[ei[k] as usize] = 1;
+        marks[ei[e + k] as usize] = 1;
+    }
+    let (mut sum, mut n) = (0.0, 0);
+    let per = v["node_level"]["per_graph"]["gt_auc"].as_array().unwrap();
+    for g in 0..20 {
+        let r = np[g] as usize..np[g + 1] as usize;
+        let s: Vec<f64> = ns[r.clone()].iter().map(|x| x.abs()).collect();
+        let want = pairwise_auc(&s, &marks[r]);
+        match (want, per[g].as_f64()) {
+            (Some(a), Some(b)) => {
+                assert!((a - b).abs() < 1e-12, "graph {g}: {a} vs {b}");
+                sum += a;
+                n += 1;
+            }
+            (None, None) => {}
+            (a, b) => panic!("graph {g}: {a:?} vs {b:?}"),
+        }
+    }
+    assert!(n > 0);
+    let mean = v["node_level"]["ground_truth"]["all"]["mean_auc"]
+        .as_f64()
+        .unwrap();
+    assert!((mean - sum / n as f64).abs() < 1e-12);
+
+    // Two node-level files: contrastivity at node level too.
+    let other = explain(
+        tmp.path(),
+        "gc1.safetensors",
+        &["--method", "grad-cam", "--target", "1"],
+    );
+    let json2 = tmp.path().join("gc2.json");
+    let stdout = ok(
+        &run_cli(&[
+            "eval",
+            "--attr",
+            p(&attr),
+            "--attr-other",
+            p(&other),
+            "--json",
+            p(&json2),
+        ]),
+        "eval two grad-cam files",
+    );
+    assert!(!stdout.contains("needs --attr-other"), "{stdout}");
+    let v2 = read_json(&json2);
+    assert!(
+        v2["node_level"]["pope"]["contrastivity_graphs"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
+
+/// Copies the explain output `src` to `dst` with only the tensors `keep`,
+/// `node_score` truncated to `node_score_len` values when given.
+fn rewrite(src: &Path, dst: &Path, keep: &[&str], node_score_len: Option<usize>) {
+    let r = ReadBack::open(src).unwrap();
+    let mut t = Vec::new();
+    for &name in keep {
+        let shape = r.shape(name).unwrap().unwrap();
+        let tensor = if name == "node_score" {
+            let mut v = r.f64s(name).unwrap().unwrap();
+            if let Some(n) = node_score_len {
+                v.truncate(n);
+            }
+            Tensor::f32(vec![v.len()], v)
+        } else if name == "log_probs" {
+            Tensor::f32(shape, r.f64s(name).unwrap().unwrap())
+        } else {
+            Tensor::i64(shape, r.i64s(name).unwrap().unwrap())
+        };
+        t.push((name.to_string(), tensor));
+    }
+    write_safetensors(dst, &t, &r.metadata().unwrap()).unwrap();
+}
+
+#[test]
+fn eval_node_level_errors_are_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gc = explain(tmp.path(), "gc.safetensors", &["--method", "grad-cam"]);
+    let base = [
+        "node_ptr",
+        "edge_ptr",
+        "edge_index",
+        "graph_index",
+        "target",
+    ];
+    let short = tmp.path().join("short.safetensors");
+    let mut keep = base.to_vec();
+    keep.push("node_score");
+    rewrite(&gc, &short, &keep, Some(7));
+    clean_error(
+        &run_cli(&["eval", "--attr", p(&short)]),
+        &[
+            "short.safetensors",
+            "tensor node_score has 7 values, expected",
+        ],
+        "node_score of the wrong length",
+    );
+    let none = tmp.path().join("none.safetensors");
+    rewrite(&gc, &none, &base, None);
+    clean_error(
+        &run_cli(&["eval", "--attr", p(&none)]),
+        &["none.safetensors", "no tensor edge_attr or node_score"],
+        "no scores",
+    );
+    let untargeted = tmp.path().join("untargeted.safetensors");
+    rewrite(
+        &gc,
+        &untargeted,
+        &[
+            "node_ptr",
+            "edge_ptr",
+            "edge_index",
+            "graph_index",
+            "node_score",
+        ],
+        None,
+    );
+    clean_error(
+        &run_cli(&["eval", "--attr", p(&untargeted)]),
+        &["untargeted.safetensors", "no tensor target"],
+        "no target",
+    );
+    // A second file of other graphs.
+    let other = tmp.path().join("other.safetensors");
+    ok(
+        &run_cli(&[
+            "explain",
+            "--graphs",
+            "20..40",
+            "--quiet",
+            "--device",
+            "cpu",
+            "--method",
+            "grad-cam",
+            "--out",
+            p(&other),
+        ]),
+        "explain 20..40",
+    );
+    clean_error(
+        &run_cli(&["eval", "--attr", p(&gc), "--attr-other", p(&other)]),
+        &["other.safetensors", "same graphs"],
+        "other graphs",
+    );
 }

@@ -1,7 +1,9 @@
 //! The metrics of `graph_ig::metrics` against independent computations:
 //! hand-computed values on a model whose probabilities are known in closed
 //! form, a brute-force per-graph loop written separately, PyG's own metric
-//! functions (fixture written by `scripts/metrics_reference.py`), and edge cases.
+//! functions (fixture written by `scripts/metrics_reference.py`), and edge cases;
+//! the same for the node-level metrics, whose AUCs are checked against a
+//! from-scratch pairwise (Mann–Whitney) count.
 
 mod common;
 
@@ -14,7 +16,10 @@ use graph_ig::metrics::ground_truth::{Confusion, GraphGroundTruth};
 use graph_ig::metrics::masks::{
     edge_scores, keep_count, pope_binarize, threshold_mask, top_k_mask,
 };
-use graph_ig::metrics::{evaluate, roc_auc, EvalConfig, MaskRule, Ranking};
+use graph_ig::metrics::nodes::{evaluate_nodes, NodeEvalReport, NodeExplanation};
+use graph_ig::metrics::{
+    edge_scores_from_nodes, evaluate, node_marks, roc_auc, EvalConfig, MaskRule, Ranking,
+};
 use graph_ig::model::{GraphConvLayer, Linear};
 use graph_ig::{Error, GraphBatch, GraphConvNet, Pool};
 use rand::Rng;
@@ -877,4 +882,494 @@ fn pyg_reference_fixture() {
             (a, b) => assert_eq!(a, b, "curve AUC defined in both or neither"),
         }
     }
+}
+
+// ------------------------------------------------------------ node level
+
+/// ROC-AUC from scratch: the fraction of (positive, negative) pairs where the
+/// positive scores higher, ties counting 1/2. `None` without both kinds.
+fn pairwise_auc(s: &[f64], marks: &[u8]) -> Option<f64> {
+    let (mut num, mut pairs) = (0.0, 0usize);
+    for i in (0..s.len()).filter(|&i| marks[i] != 0) {
+        for j in (0..s.len()).filter(|&j| marks[j] == 0) {
+            pairs += 1;
+            num += if s[i] > s[j] {
+                1.0
+            } else if s[i] == s[j] {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    (pairs > 0).then(|| num / pairs as f64)
+}
+
+/// Four graphs for the node-level hand computation (see [`node_level_hand_computed`]).
+fn node_hand_batch() -> GraphBatch {
+    GraphBatch::builder(1)
+        .labelled_graph(
+            &[1.0, 2.0, 3.0, 4.0],
+            &[(0, 1), (1, 2), (2, 3), (3, 0)],
+            0,
+            Some(&[1, 0, 0, 0]),
+        )
+        .labelled_graph(&[1.0, 1.0, 1.0], &[(0, 1), (1, 2)], 1, Some(&[0, 0]))
+        .labelled_graph(
+            &[2.0, 3.0, 1.0, 5.0],
+            &[(0, 1), (1, 0), (2, 3)],
+            0,
+            Some(&[0, 0, 1]),
+        )
+        .labelled_graph(
+            &[1.0, 2.0, 3.0],
+            &[(0, 1), (1, 2), (2, 0)],
+            1,
+            Some(&[0, 1, 0]),
+        )
+        .build()
+        .expect("valid batch")
+}
+
+const NODE_SCORE: [f64; 14] = [
+    0.9, -0.2, 0.5, 0.0, // G0
+    0.0, 0.0, 0.0, // G1
+    0.4, 0.4, 0.1, 0.4, // G2
+    0.0, 0.005, 1.0, // G3
+];
+const NODE_TARGET: [usize; 4] = [0, 1, 0, 0];
+
+fn node_hand_report(cfg: &EvalConfig, other: Option<&NodeExplanation<'_>>) -> NodeEvalReport {
+    let main = NodeExplanation {
+        node_score: &NODE_SCORE,
+        target: &NODE_TARGET,
+    };
+    evaluate_nodes(&sum_model(), &node_hand_batch(), &main, other, cfg).expect("evaluate_nodes")
+}
+
+#[test]
+fn node_marks_and_derived_edge_scores_by_hand() {
+    // Marked edge (0, 1): nodes 0 and 1; a marked self-loop marks its node once.
+    assert_eq!(
+        node_marks(4, &[0, 1, 2, 3], &[1, 2, 3, 0], &[1, 0, 0, 0]),
+        vec![1, 1, 0, 0]
+    );
+    assert_eq!(
+        node_marks(3, &[2, 0], &[2, 1], &[1, 0]),
+        vec![0, 0, 1],
+        "self-loop"
+    );
+    assert_eq!(node_marks(2, &[], &[], &[]), vec![0, 0]);
+    let d = edge_scores_from_nodes(&[0.9, -0.2, 0.5, 0.0], &[0, 1, 2, 3], &[1, 2, 3, 0]);
+    for (a, b) in d.iter().zip([0.35, 0.15, 0.25, 0.45]) {
+        close(*a, b, "derived edge score");
+    }
+    assert_eq!(edge_scores_from_nodes(&[1.0, 3.0], &[1], &[1]), vec![3.0]);
+    // The pairwise count agrees with the rank formula of the library.
+    for (s, m) in [
+        (vec![0.9, 0.1, 0.5, 0.5], vec![1, 0, 1, 0]),
+        (vec![0.0, 0.0, 0.0], vec![1, 0, 0]),
+        (vec![0.3, 0.2, 0.1], vec![0, 0, 1]),
+    ] {
+        assert_eq!(pairwise_auc(&s, &m), roc_auc(&s, &m));
+    }
+    assert_eq!(pairwise_auc(&[0.1, 0.2], &[1, 1]), None);
+}
+
+#[test]
+fn node_level_hand_computed() {
+    let r = node_hand_report(&half_cfg(), None);
+    let g = &r.graphs;
+    let p0 = |z: f64| sigmoid(z - 4.5);
+    let p1 = |z: f64| sigmoid(4.5 - z);
+    // G0: z = 10. Salient (|s| / 0.9 > 0.01): nodes 0, 1, 2; every edge touches
+    // one of them, so the occluded z = 0.
+    close(g[0].full.p_target, p0(10.0), "G0 full");
+    assert_eq!(g[0].pope_salient, 3);
+    close(g[0].pope_occluded.p_target, p0(0.0), "G0 occluded");
+    // G1: all-zero scores: nothing salient, the occluded graph is the full one.
+    assert_eq!(g[1].pope_salient, 0);
+    close(g[1].pope_occluded.p_target, p1(2.0), "G1 occluded");
+    // G2: every node salient, z = 6 → 0.
+    assert_eq!(g[2].pope_salient, 4);
+    close(g[2].full.p_target, p0(6.0), "G2 full");
+    close(g[2].pope_occluded.p_target, p0(0.0), "G2 occluded");
+    // G3: 0.005 is below 1% of the max: only node 2 is salient; edges (1, 2)
+    // and (2, 0) go, (0, 1) stays: z = 1.
+    assert_eq!(g[3].pope_salient, 1);
+    close(g[3].pope_occluded.p_target, p0(1.0), "G3 occluded");
+    assert_eq!(g[3].pope_occluded.prediction, 1);
+
+    // Labels (0, 1, 0, 1); full predictions (0, 1, 0, 0), occluded (1, 1, 1, 1).
+    close(r.accuracy.unwrap(), 0.75, "accuracy");
+    close(r.pope.fidelity_accuracy.unwrap(), 0.75 - 0.5, "fidelity");
+    let drop = [
+        p0(10.0) - p0(0.0),
+        0.0,
+        p0(6.0) - p0(0.0),
+        p0(6.0) - p0(1.0),
+    ];
+    close(
+        r.pope.fidelity_probability,
+        drop.iter().sum::<f64>() / 4.0,
+        "probability fidelity",
+    );
+    close(
+        r.pope.sparsity.unwrap(),
+        (0.25 + 1.0 + 0.0 + 2.0 / 3.0) / 4.0,
+        "sparsity",
+    );
+    assert_eq!(r.graphs_with_nodes, 4);
+    assert_eq!(r.pope.contrastivity, None);
+
+    // Ground truth: marks G0 {0, 1}, G1 none, G2 {2, 3}, G3 {1, 2}. Masks keep
+    // floor(N / 2) nodes by |s|, ties to the lower index: G0 {0, 2}, G2 {0, 1}, G3 {2}.
+    let per: Vec<_> = g.iter().map(|x| x.ground_truth.clone().unwrap()).collect();
+    assert_eq!(per[1].marked, 0);
+    assert_eq!(per[0].auc, Some(0.75));
+    assert_eq!(per[2].auc, Some(0.25));
+    assert_eq!(per[3].auc, Some(1.0));
+    let c = |tp, fp, fn_, tn| Confusion { tp, fp, fn_, tn };
+    assert_eq!(per[0].confusion, c(1, 1, 1, 1));
+    assert_eq!(per[2].confusion, c(0, 2, 2, 0));
+    assert_eq!(per[3].confusion, c(1, 0, 1, 1));
+    assert_eq!(per[0].precision_at_marked, Some(0.5));
+    assert_eq!(per[2].precision_at_marked, Some(0.0));
+    assert_eq!(per[3].precision_at_marked, Some(1.0));
+    let gt = r.ground_truth.as_ref().expect("marks");
+    assert_eq!((gt.all.graphs, gt.all.auc_graphs), (3, 3));
+    close(gt.all.mean_auc.unwrap(), 2.0 / 3.0, "mean AUC");
+    // Pooled: 19 of the 30 positive-negative pairs (hand count), and the pairwise count.
+    close(gt.all.pooled_auc.unwrap(), 19.0 / 30.0, "pooled AUC");
+    let abs: Vec<f64> = NODE_SCORE.iter().map(|v| v.abs()).collect();
+    let marks = [1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1];
+    let pooled: Vec<usize> = (0..4).chain(7..14).collect();
+    let (ps, pm): (Vec<f64>, Vec<u8>) = pooled.iter().map(|&i| (abs[i], marks[i])).unzip();
+    close(
+        gt.all.pooled_auc.unwrap(),
+        pairwise_auc(&ps, &pm).unwrap(),
+        "pooled AUC, pairwise",
+    );
+    close(gt.all.mean_precision.unwrap(), 0.5, "mean P");
+    close(gt.all.mean_recall.unwrap(), 1.0 / 3.0, "mean R");
+    close(
+        gt.all.mean_f1.unwrap(),
+        (0.5 + 0.0 + 2.0 / 3.0) / 3.0,
+        "mean F1",
+    );
+    assert_eq!(gt.all.pooled, c(2, 3, 4, 2));
+    close(gt.all.mean_precision_at_marked.unwrap(), 0.5, "P@|gt|");
+    assert_eq!(gt.by_label[&0].graphs, 2);
+    close(gt.by_label[&0].mean_auc.unwrap(), 0.5, "label 0 AUC");
+    assert_eq!(gt.by_label[&1].graphs, 1);
+    assert_eq!(gt.by_label[&1].mean_auc, Some(1.0));
+
+    // Signed ranking: G0's -0.2 is neither salient nor high: salient {0, 2}
+    // (still every edge occluded); AUC 2/4.
+    let r = node_hand_report(
+        &EvalConfig {
+            ranking: Ranking::Signed,
+            ..half_cfg()
+        },
+        None,
+    );
+    assert_eq!(r.graphs[0].pope_salient, 2);
+    assert_eq!(r.graphs[0].ground_truth.as_ref().unwrap().auc, Some(0.5));
+
+    // Contrastivity: the second explanation's targets (1, 0, 1, 0): G3 explains
+    // the same class and is left out. G0: {0, 1, 2} vs {2, 3}: 3 differ of 4;
+    // G1: {} vs {0}: 1 of 1; G2: all 4 vs none: 4 of 4.
+    let other_score = [
+        0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0,
+    ];
+    let other = NodeExplanation {
+        node_score: &other_score,
+        target: &[1, 0, 1, 0],
+    };
+    let r = node_hand_report(&half_cfg(), Some(&other));
+    let cs: Vec<Option<f64>> = r.graphs.iter().map(|g| g.contrastivity).collect();
+    assert_eq!(cs, vec![Some(0.75), Some(1.0), Some(1.0), None]);
+    assert_eq!(r.pope.contrastivity_graphs, 3);
+    close(r.pope.contrastivity.unwrap(), 2.75 / 3.0, "contrastivity");
+
+    // JSON.
+    let v = r.to_json();
+    assert_eq!(v["nodes"], 14);
+    assert_eq!(
+        v["per_graph"]["pope_salient"],
+        serde_json::json!([3, 0, 4, 1])
+    );
+    assert_eq!(
+        v["per_graph"]["gt_auc"],
+        serde_json::json!([0.75, null, 0.25, 1.0])
+    );
+    assert_eq!(v["ground_truth"]["all"]["pooled_counts"]["fn"], 4);
+    assert_eq!(v["settings"]["tie_break"], "lower node index");
+}
+
+/// Occluding nodes matters through their features too: a model with a root
+/// weight (`x_i' = x_i`, summed), one graph without edges.
+#[test]
+fn node_occlusion_zeroes_features() {
+    let mut m = sum_model();
+    m.convs[0].lin_root.weight = vec![1.0];
+    let batch = GraphBatch::builder(1)
+        .labelled_graph(&[2.0, 3.0, 4.0], &[], 0, None)
+        .build()
+        .unwrap();
+    let r = evaluate_nodes(
+        &m,
+        &batch,
+        &NodeExplanation {
+            node_score: &[0.0, 1.0, 0.0],
+            target: &[0],
+        },
+        None,
+        &EvalConfig::default(),
+    )
+    .unwrap();
+    // z = 2 + 3 + 4 = 9; node 1 occluded: z = 6.
+    close(r.graphs[0].full.p_target, sigmoid(9.0 - 4.5), "full");
+    close(
+        r.graphs[0].pope_occluded.p_target,
+        sigmoid(6.0 - 4.5),
+        "occluded",
+    );
+    assert!(r.ground_truth.is_none(), "no marks");
+}
+
+#[test]
+fn node_level_brute_force() {
+    for (seed, pool) in [(11, Pool::Add), (12, Pool::Mean), (13, Pool::Max)] {
+        let f = 4;
+        let mut rng = common::rng(200 + seed);
+        let model = common::random_model(&mut rng, f, &[8, 6], 5, 3, pool);
+        let (batch, _, target) = random_case(seed, f);
+        let ng = batch.num_graphs();
+        let score: Vec<f64> = (0..ng)
+            .flat_map(|g| {
+                let n = batch.graph(g).num_nodes();
+                (0..n)
+                    .map(|_| match g % 3 {
+                        0 => (rng.gen_range(-3..=3) as f64) / 2.0,
+                        1 => rng.gen_range(-1.0..1.0),
+                        _ => 0.0,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let other_score: Vec<f64> = score.iter().map(|a| (a * 5.0 + 1.0).cos()).collect();
+        let other_target: Vec<usize> = target.iter().map(|t| (t + 2) % 3).collect();
+        let cfg = EvalConfig {
+            mask: MaskRule::Sparsity(0.75),
+            ..Default::default()
+        };
+        let r = evaluate_nodes(
+            &model,
+            &batch,
+            &NodeExplanation {
+                node_score: &score,
+                target: &target,
+            },
+            Some(&NodeExplanation {
+                node_score: &other_score,
+                target: &other_target,
+            }),
+            &cfg,
+        )
+        .expect("evaluate_nodes");
+        let labels = batch.graph_labels().unwrap();
+        let gts = batch.edge_gt().unwrap();
+        let (mut acc, mut acc_occ, mut drop, mut sp) = (0.0, 0.0, 0.0, 0.0);
+        let (mut contrast, mut n_contrast) = (0.0, 0usize);
+        let (mut auc_sum, mut auc_n, mut marked_graphs) = (0.0, 0usize, 0usize);
+        let (mut p_sum, mut r_sum, mut f_sum) = (0.0, 0.0, 0.0);
+        let (mut tp_all, mut fp_all, mut fn_all) = (0usize, 0usize, 0usize);
+        let (mut pool_s, mut pool_m) = (Vec::new(), Vec::new());
+        let f64x = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+        for gi in 0..ng {
+            let gr = batch.graph(gi);
+            let (n0, n) = (gr.nodes.start, gr.num_nodes());
+            let sub = batch.subset(gi..gi + 1).unwrap();
+            let lg = graph_ig::cpu::network::LocalGraph::from_batch(&sub, 0);
+            let x = f64x(sub.features());
+            let edges: Vec<(usize, usize)> = gr
+                .edges
+                .clone()
+                .map(|e| (batch.src()[e] as usize - n0, batch.dst()[e] as usize - n0))
+                .collect();
+            let s: Vec<f64> = score[gr.nodes.clone()].iter().map(|a| a.abs()).collect();
+            let t = target[gi];
+            let run = |x: &[f64], w: &[f64]| graph_ig::cpu::network::log_probs(&model, &lg, x, w);
+            let full = run(&x, &vec![1.0; edges.len()]);
+            let ge = &r.graphs[gi];
+            close(ge.full.p_target, full[t].exp(), "full p");
+            // Pope: occlude the salient nodes by hand.
+            let max = s.iter().cloned().fold(0.0, f64::max);
+            let sal: Vec<bool> = s.iter().map(|&v| max > 0.0 && v / max > 0.01).collect();
+            let mut xo = x.clone();
+            for v in 0..n {
+                if sal[v] {
+                    for k in 0..f {
+                        xo[v * f + k] = 0.0;
+                    }
+                }
+            }
+            let wo: Vec<f64> = edges
+                .iter()
+                .map(|&(a, b)| if sal[a] || sal[b] { 0.0 } else { 1.0 })
+                .collect();
+            let occ = run(&xo, &wo);
+            close(ge.pope_occluded.p_target, occ[t].exp(), "occluded p");
+            let y = labels[gi] as usize;
+            acc += f64::from(u8::from(argmax(&full) == y));
+            acc_occ += f64::from(u8::from(argmax(&occ) == y));
+            drop += full[t].exp() - occ[t].exp();
+            if n > 0 {
+                sp += 1.0 - sal.iter().filter(|&&b| b).count() as f64 / n as f64;
+            }
+            if other_target[gi] != t {
+                let so: Vec<f64> = other_score[gr.nodes.clone()]
+                    .iter()
+                    .map(|a| a.abs())
+                    .collect();
+                let maxo = so.iter().cloned().fold(0.0, f64::max);
+                let salo: Vec<bool> = so.iter().map(|&v| maxo > 0.0 && v / maxo > 0.01).collect();
+                let diff = sal.iter().zip(&salo).filter(|(a, b)| a != b).count();
+                let union = sal.iter().zip(&salo).filter(|(a, b)| **a || **b).count();
+                if union > 0 {
+                    contrast += diff as f64 / union as f64;
+                    n_contrast += 1;
+                }
+            }
+            // Ground truth: a node is marked if a marked edge starts or ends at it.
+            let gt_e = &gts[gr.edges.clone()];
+            let marks: Vec<u8> = (0..n)
+                .map(|v| {
+                    u8::from(
+                        edges
+                            .iter()
+                            .zip(gt_e)
+                            .any(|(&(a, b), &g)| g == 1 && (a == v || b == v)),
+                    )
+                })
+                .collect();
+            let marked = marks.iter().filter(|&&m| m == 1).count();
+            let g_gt = ge.ground_truth.as_ref().unwrap();
+            assert_eq!(g_gt.marked, marked, "graph {gi}");
+            assert_eq!(g_gt.auc, pairwise_auc(&s, &marks), "graph {gi} AUC");
+            if let Some(a) = pairwise_auc(&s, &marks) {
+                auc_sum += a;
+                auc_n += 1;
+                pool_s.extend_from_slice(&s);
+                pool_m.extend_from_slice(&marks);
+            }
+            if marked > 0 {
+                marked_graphs += 1;
+                let m = brute_top_k(&s, brute_k(n, 1, 4));
+                let tp = (0..n).filter(|&v| m[v] && marks[v] == 1).count();
+                let sel = m.iter().filter(|&&b| b).count();
+                let (fp, fn_) = (sel - tp, marked - tp);
+                let p = if sel > 0 { tp as f64 / sel as f64 } else { 0.0 };
+                let rc = tp as f64 / marked as f64;
+                close(g_gt.confusion.precision(), p, "precision");
+                close(g_gt.confusion.recall(), rc, "recall");
+                p_sum += p;
+                r_sum += rc;
+                f_sum += if tp > 0 { 2.0 * p * rc / (p + rc) } else { 0.0 };
+                tp_all += tp;
+                fp_all += fp;
+                fn_all += fn_;
+            }
+        }
+        let nf = ng as f64;
+        close(r.accuracy.unwrap(), acc / nf, "accuracy");
+        close(
+            r.pope.fidelity_accuracy.unwrap(),
+            (acc - acc_occ) / nf,
+            "Pope fidelity",
+        );
+        close(r.pope.fidelity_probability, drop / nf, "Pope probability");
+        close(r.pope.sparsity.unwrap(), sp / nf, "Pope sparsity");
+        assert_eq!(r.pope.contrastivity_graphs, n_contrast);
+        close(
+            r.pope.contrastivity.unwrap(),
+            contrast / n_contrast as f64,
+            "contrastivity",
+        );
+        let gt = &r.ground_truth.as_ref().unwrap().all;
+        assert!(auc_n > 0 && marked_graphs > 0);
+        assert_eq!((gt.graphs, gt.auc_graphs), (marked_graphs, auc_n));
+        close(gt.mean_auc.unwrap(), auc_sum / auc_n as f64, "mean AUC");
+        close(
+            gt.pooled_auc.unwrap(),
+            pairwise_auc(&pool_s, &pool_m).unwrap(),
+            "pooled AUC",
+        );
+        let mg = marked_graphs as f64;
+        close(gt.mean_precision.unwrap(), p_sum / mg, "mean P");
+        close(gt.mean_recall.unwrap(), r_sum / mg, "mean R");
+        close(gt.mean_f1.unwrap(), f_sum / mg, "mean F1");
+        assert_eq!(
+            (gt.pooled.tp, gt.pooled.fp, gt.pooled.fn_),
+            (tp_all, fp_all, fn_all)
+        );
+    }
+}
+
+/// Node scores through their derived edge scores give the edge-level report of
+/// those edge scores computed by hand.
+#[test]
+fn derived_edge_scores_feed_evaluate() {
+    let batch = node_hand_batch();
+    let derived = edge_scores_from_nodes(&NODE_SCORE, batch.src(), batch.dst());
+    // By hand, G0: edges (0,1) (1,2) (2,3) (3,0) → 0.35 0.15 0.25 0.45; edge
+    // (0, 1) of G0 is marked: AUC of |.| = 2/3 (0.35 beats 0.15 and 0.25, not 0.45).
+    let r = evaluate(
+        &sum_model(),
+        &batch,
+        &Explanation {
+            edge_attr: &derived,
+            target: &NODE_TARGET,
+        },
+        None,
+        &half_cfg(),
+    )
+    .unwrap();
+    let auc = r.graphs[0].ground_truth.as_ref().unwrap().auc.unwrap();
+    close(auc, 2.0 / 3.0, "derived AUC G0");
+    let s: Vec<f64> = derived[..4].iter().map(|v| v.abs()).collect();
+    close(auc, pairwise_auc(&s, &[1, 0, 0, 0]).unwrap(), "pairwise");
+}
+
+#[test]
+fn node_level_errors_are_clean() {
+    let model = sum_model();
+    let batch = node_hand_batch();
+    let cfg = half_cfg();
+    let run = |s: &[f64], t: &[usize]| {
+        evaluate_nodes(
+            &model,
+            &batch,
+            &NodeExplanation {
+                node_score: s,
+                target: t,
+            },
+            None,
+            &cfg,
+        )
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+    };
+    let e = run(&NODE_SCORE[..13], &NODE_TARGET);
+    assert!(e.contains("13 node scores for 14 nodes"), "{e}");
+    let mut nan = NODE_SCORE;
+    nan[8] = f64::NAN;
+    let e = run(&nan, &NODE_TARGET);
+    assert!(e.contains("node 8") && e.contains("graph 2"), "{e}");
+    let e = run(&NODE_SCORE, &[0, 0, 0]);
+    assert!(e.contains("3 targets for 4 graphs"), "{e}");
+    let e = run(&NODE_SCORE, &[0, 0, 5, 0]);
+    assert!(e.contains("class 5"), "{e}");
 }

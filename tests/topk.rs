@@ -8,7 +8,7 @@ use common::{cli_fails, cli_ok};
 use graph_ig::labels::{LabelMap, LabeledGraphs, NodeLabels};
 use graph_ig::output::ReadBack;
 use graph_ig::synthetic::{generate, SyntheticConfig};
-use graph_ig::topk::{top_k, AttrFile, Order};
+use graph_ig::topk::{top_k, AttrFile, Ranking};
 use graph_ig::Error;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -18,10 +18,10 @@ use std::sync::OnceLock;
 // ---------------------------------------------------------------- top_k
 
 /// The reference: a full stable sort (ties keep index order), NaN last.
-fn reference(scores: &[f64], k: usize, order: Order) -> Vec<(usize, f64)> {
+fn reference(scores: &[f64], k: usize, order: Ranking) -> Vec<(usize, f64)> {
     let key = |v: f64| match order {
-        Order::Abs => v.abs(),
-        Order::Value => v,
+        Ranking::Abs => v.abs(),
+        Ranking::Signed => v,
     };
     let mut idx: Vec<usize> = (0..scores.len()).collect();
     idx.sort_by(|&a, &b| {
@@ -73,7 +73,7 @@ fn top_k_matches_a_full_sort_on_random_data() {
             let mut ks = vec![0, 1, 2, 3, n / 2, n.saturating_sub(1), n, n + 1, n + 7];
             ks.dedup();
             for k in ks {
-                for order in [Order::Abs, Order::Value] {
+                for order in [Ranking::Abs, Ranking::Signed] {
                     let got = top_k(&scores, k, order);
                     let want = reference(&scores, k, order);
                     assert!(
@@ -92,22 +92,26 @@ fn top_k_matches_a_full_sort_on_random_data() {
 fn top_k_small_cases() {
     let s = [0.1, -0.7, 0.3, f64::NAN, 0.3, -0.3];
     assert_eq!(
-        top_k(&s, 3, Order::Abs),
+        top_k(&s, 3, Ranking::Abs),
         vec![(1, -0.7), (2, 0.3), (4, 0.3)]
     );
-    assert_eq!(top_k(&s, 2, Order::Value), vec![(2, 0.3), (4, 0.3)]);
+    assert_eq!(top_k(&s, 2, Ranking::Signed), vec![(2, 0.3), (4, 0.3)]);
     // NaN ranks last in both orders; k beyond n gives everything, ranked.
-    let all = top_k(&s, 100, Order::Value);
+    let all = top_k(&s, 100, Ranking::Signed);
     assert_eq!(all.len(), 6);
     assert_eq!(all[5].0, 3);
-    assert_eq!(top_k(&s, 6, Order::Abs)[5].0, 3);
-    assert!(top_k(&s, 0, Order::Abs).is_empty());
-    assert!(top_k(&[], 3, Order::Abs).is_empty());
+    assert_eq!(top_k(&s, 6, Ranking::Abs)[5].0, 3);
+    assert!(top_k(&s, 0, Ranking::Abs).is_empty());
+    assert!(top_k(&[], 3, Ranking::Abs).is_empty());
     // Signed zeros tie, and the lower index wins.
-    assert_eq!(top_k(&[-0.0, 0.0], 1, Order::Value)[0].0, 0);
-    assert_eq!("abs".parse::<Order>().unwrap(), Order::Abs);
-    assert_eq!("value".parse::<Order>().unwrap(), Order::Value);
-    assert!("largest".parse::<Order>().is_err());
+    assert_eq!(top_k(&[-0.0, 0.0], 1, Ranking::Signed)[0].0, 0);
+    assert_eq!("abs".parse::<Ranking>().unwrap(), Ranking::Abs);
+    assert_eq!("value".parse::<Ranking>().unwrap(), Ranking::Signed);
+    assert_eq!("signed".parse::<Ranking>().unwrap(), Ranking::Signed);
+    assert_eq!(Ranking::Signed.to_string(), "signed");
+    assert_eq!(Ranking::Abs.key(-2.0), 2.0);
+    assert_eq!(Ranking::Signed.key(-2.0), -2.0);
+    assert!("largest".parse::<Ranking>().is_err());
 }
 
 // ---------------------------------------------------------------- label maps
@@ -310,8 +314,8 @@ fn attr_file_helpers_agree_with_the_tensors() {
     let ep = rb.i64s("edge_ptr").unwrap().unwrap();
     for g in 0..5 {
         let r = ep[g] as usize..ep[g + 1] as usize;
-        let top = file.top_edges(g, 4, Order::Abs).unwrap();
-        let want = top_k(&ea[r.clone()], 4, Order::Abs);
+        let top = file.top_edges(g, 4, Ranking::Abs).unwrap();
+        let want = top_k(&ea[r.clone()], 4, Ranking::Abs);
         assert_eq!(top.len(), 4);
         for (t, w) in top.iter().zip(&want) {
             assert_eq!((t.position, t.score), *w);
@@ -321,19 +325,19 @@ fn attr_file_helpers_agree_with_the_tensors() {
         let total: f64 = bonds.iter().map(|b| b.2).sum();
         let direct: f64 = ea[r].iter().sum();
         assert!((total - direct).abs() < 1e-4 * (1.0 + direct.abs()));
-        let tb = file.top_bonds(g, 100, Order::Value).unwrap();
+        let tb = file.top_bonds(g, 100, Ranking::Signed).unwrap();
         assert_eq!(tb.len(), bonds.len());
         assert!(tb.windows(2).all(|w| w[0].score >= w[1].score));
     }
     // Errors: out of range, k = 0, missing tensors.
-    let e = file.top_edges(5, 3, Order::Abs).unwrap_err().to_string();
+    let e = file.top_edges(5, 3, Ranking::Abs).unwrap_err().to_string();
     assert!(e.contains("graph 5 is outside the 5 graphs"), "{e}");
-    let e = file.top_edges(0, 0, Order::Abs).unwrap_err().to_string();
+    let e = file.top_edges(0, 0, Ranking::Abs).unwrap_err().to_string();
     assert!(e.contains("k must be at least 1"), "{e}");
-    let e = file.top_nodes(0, 3, Order::Abs).unwrap_err().to_string();
+    let e = file.top_nodes(0, 3, Ranking::Abs).unwrap_err().to_string();
     assert!(e.contains("node_attr") && e.contains("--wrt nodes"), "{e}");
     let nodes = AttrFile::open(&f.nodes).unwrap();
-    let e = nodes.top_edges(0, 3, Order::Abs).unwrap_err().to_string();
+    let e = nodes.top_edges(0, 3, Ranking::Abs).unwrap_err().to_string();
     assert!(e.contains("edge_attr"), "{e}");
     // Not an output file at all: a model.
     let model =
@@ -359,8 +363,8 @@ fn node_scores_sum_feature_attributions() {
             let want: f64 = na[(n0 + i) * width..(n0 + i + 1) * width].iter().sum();
             assert_eq!(*s, want);
         }
-        let top = file.top_nodes(g, 3, Order::Abs).unwrap();
-        let want = top_k(&scores, 3, Order::Abs);
+        let top = file.top_nodes(g, 3, Ranking::Abs).unwrap();
+        let want = top_k(&scores, 3, Ranking::Abs);
         assert_eq!(
             top.iter().map(|t| (t.node, t.score)).collect::<Vec<_>>(),
             want
@@ -396,7 +400,7 @@ fn cli_top_prints_the_top_edges_per_graph() {
         assert!(head.starts_with(&format!("graph {g} (target ")), "{head}");
         assert!(head.contains("top 3 edges by |attribution|"), "{head}");
         assert_eq!(lines.len(), 3, "{out}");
-        let want = file.top_edges(g, 3, Order::Abs).unwrap();
+        let want = file.top_edges(g, 3, Ranking::Abs).unwrap();
         for (r, (line, w)) in lines.iter().zip(&want).enumerate() {
             assert!(
                 line.starts_with(&format!("{}. {}→{} ", r + 1, w.src, w.dst)),
@@ -424,6 +428,68 @@ fn cli_top_prints_the_top_edges_per_graph() {
         let sc: Vec<f64> = lines.iter().map(|l| score_of(l)).collect();
         assert!(sc.windows(2).all(|w| w[0] >= w[1]), "{sc:?}");
     }
+    // --by signed is the same ranking (graph-ig eval's spelling).
+    let signed = cli_ok(&[
+        "top",
+        "--attr",
+        s(&f.edges),
+        "--k",
+        "4",
+        "--graphs",
+        "1..3",
+        "--by",
+        "signed",
+    ]);
+    assert_eq!(signed, out);
+}
+
+/// A node-level file (`node_score`, Grad-CAM): `--nodes` ranks its scores, and
+/// the whole-file view holds them.
+#[test]
+fn cli_top_ranks_node_scores() {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("topk-tests-gc.safetensors");
+    cli_ok(&[
+        "explain",
+        "--graphs",
+        "0..3",
+        "--method",
+        "grad-cam",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let file = AttrFile::open(&out).unwrap();
+    let rb = ReadBack::open(&out).unwrap();
+    let ns = rb.f64s("node_score").unwrap().unwrap();
+    let t = file.tensors();
+    assert_eq!(t.node_score, Some(ns.as_slice()));
+    assert!(t.edge_attr.is_none());
+    assert_eq!(t.node_ptr.len(), 4);
+    assert_eq!(t.src.len(), *t.edge_ptr.last().unwrap());
+    for g in 0..3 {
+        let r = t.node_ptr[g]..t.node_ptr[g + 1];
+        assert_eq!(file.node_score(g).unwrap(), &ns[r.clone()]);
+        assert_eq!(file.node_scores(g).unwrap(), ns[r].to_vec());
+    }
+    let text = cli_ok(&["top", "--attr", s(&out), "--nodes", "--k", "2"]);
+    let b = blocks(&text);
+    assert_eq!(b.len(), 3, "{text}");
+    for (g, (head, lines)) in b.iter().enumerate() {
+        assert!(head.contains("top 2 nodes"), "{head}");
+        let want = file.top_nodes(g, 2, Ranking::Abs).unwrap();
+        for (line, w) in lines.iter().zip(&want) {
+            assert!((score_of(line) - w.score).abs() <= 1e-4 * (1.0 + w.score.abs()));
+        }
+    }
+    // An edge-level file has no node_score.
+    let e = AttrFile::open(&fixture().edges)
+        .unwrap()
+        .node_score(0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("node_score") && e.contains("grad-cam"), "{e}");
 }
 
 #[test]

@@ -1,6 +1,14 @@
 //! `graph-ig eval`: fidelity, contrastivity, sparsity and ground-truth accuracy
-//! of the edge attributions in a `graph-ig explain` output file, for all its
-//! graphs at once (see `graph_ig::metrics::evaluate` for every definition).
+//! of the attributions in a `graph-ig explain` output file, for all its graphs
+//! at once (see `graph_ig::metrics::evaluate` and `graph_ig::metrics::nodes`
+//! for every definition).
+//!
+//! Edge-level files (`edge_attr`) get the edge-mask metrics. Node-level files
+//! (`node_score`: grad-cam, contrastive-gradient, eb, c-eb) get the node-level
+//! metrics (ground truth against the endpoints of the marked edges, Pope et
+//! al. with occluded nodes) and the edge-mask metrics on edge scores derived
+//! as the mean of the two endpoints' scores, labelled as derived in the table
+//! and in the JSON (`edge_scores`, `edge_scores_derived`, `node_level`).
 
 use clap::Args;
 use graph_ig::Result;
@@ -9,11 +17,14 @@ use std::path::PathBuf;
 /// Arguments of `graph-ig eval`.
 #[derive(Args)]
 pub struct EvalArgs {
-    /// Attributions written by `graph-ig explain` (its `edge_attr` and `target` are scored).
+    /// Attributions written by `graph-ig explain`: its edge_attr, or the node_score of
+    /// grad-cam, contrastive-gradient, eb and c-eb (node-level metrics, and edge-level
+    /// ones on edge scores derived as the mean of the two endpoints' scores), with its target.
     #[arg(long)]
     attr: PathBuf,
     /// A second attribution file for the same graphs explaining other classes
-    /// (e.g. made with --target 0 and --target 1): Pope et al.'s contrastivity.
+    /// (e.g. made with --target 0 and --target 1): Pope et al.'s contrastivity
+    /// (at node level too when both files have node_score).
     #[arg(long)]
     attr_other: Option<PathBuf>,
     #[command(flatten)]
@@ -21,16 +32,18 @@ pub struct EvalArgs {
     /// Global pooling of the model: add, mean or max (default: the file's, else add).
     #[arg(long)]
     pool: Option<String>,
-    /// Rank edges by abs (|attribution|) or signed (attribution).
+    /// Rank edges (and nodes) by abs (|attribution|) or signed (attribution; also
+    /// spelled value, as in graph-ig top --by).
     #[arg(long, default_value = "abs")]
     ranking: String,
-    /// Hard masks keep the top floor((1 - S) * E) edges of each graph (DIG's sparsity level).
+    /// Hard masks keep the top floor((1 - S) * E) edges of each graph (DIG's sparsity
+    /// level; default 0.7); node masks likewise the top floor((1 - S) * N) nodes.
     #[arg(long, conflicts_with_all = ["fraction", "threshold"])]
     sparsity: Option<f64>,
-    /// Hard masks keep the top floor(R * E) edges of each graph.
+    /// Hard masks keep the top floor(R * E) edges (floor(R * N) nodes) of each graph.
     #[arg(long, conflicts_with = "threshold")]
     fraction: Option<f64>,
-    /// Hard masks keep the edges whose score is > T.
+    /// Hard masks keep the edges (nodes) whose score is > T.
     #[arg(long, allow_negative_numbers = true)]
     threshold: Option<f64>,
     /// Fractions of edges kept along the fidelity curve, ascending, comma-separated.
@@ -65,15 +78,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
 mod imp {
     use super::EvalArgs;
     use graph_ig::cpu::network::{log_probs, LocalGraph};
-    use graph_ig::metrics::evaluate::{EvalReport, Explanation};
+    use graph_ig::metrics::evaluate::{EvalReport, Explanation, GroundTruthReport, PopeMetrics};
     use graph_ig::metrics::ground_truth::GroundTruthSummary;
-    use graph_ig::metrics::{evaluate, EvalConfig, MaskRule};
+    use graph_ig::metrics::nodes::{evaluate_nodes, NodeEvalReport, NodeExplanation};
+    use graph_ig::metrics::{edge_scores_from_nodes, evaluate, EvalConfig, MaskRule, Ranking};
     use graph_ig::output::ReadBack;
+    use graph_ig::topk::AttrFile;
     use graph_ig::{Error, GraphBatch, GraphConvNet, Pool, Result};
     use rayon::prelude::*;
     use serde_json::json;
-    use std::collections::HashMap;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::time::Instant;
 
     /// Parses a comma-separated list of numbers.
@@ -87,19 +101,6 @@ mod imp {
             .collect()
     }
 
-    /// One attribution file, read and checked.
-    struct AttrFile {
-        path: PathBuf,
-        metadata: HashMap<String, String>,
-        graph_index: Vec<usize>,
-        edge_ptr: Vec<usize>,
-        src_dst: Vec<i64>,
-        edge_attr: Vec<f64>,
-        target: Vec<usize>,
-        log_probs: Option<Vec<f64>>,
-        edge_gt: Option<Vec<f64>>,
-    }
-
     fn bad(path: &Path, message: impl Into<String>) -> Error {
         Error::Dataset {
             path: path.to_path_buf(),
@@ -107,108 +108,131 @@ mod imp {
         }
     }
 
-    fn indices(path: &Path, name: &str, v: Vec<i64>) -> Result<Vec<usize>> {
-        v.into_iter()
-            .enumerate()
-            .map(|(i, x)| {
-                usize::try_from(x)
-                    .map_err(|_| bad(path, format!("tensor {name}: entry {i} is negative ({x})")))
-            })
-            .collect()
+    /// One attribution file, read and checked ([`AttrFile`]), with what eval
+    /// needs of it: the explained classes, and edge scores (the file's
+    /// `edge_attr`, or derived from its `node_score`).
+    struct Input {
+        file: AttrFile,
+        target: Vec<usize>,
+        /// Edge scores derived from `node_score` (files without `edge_attr`),
+        /// made by [`Input::derive_edges`] once the graphs are checked.
+        derived: Option<Vec<f64>>,
     }
 
-    impl AttrFile {
+    impl Input {
         fn read(path: &Path) -> Result<Self> {
-            let r = ReadBack::open(path)?;
-            let need_i = |name: &str| {
-                r.i64s(name)?.ok_or_else(|| {
-                    bad(
-                        path,
-                        format!("no tensor {name}: not an output file of graph-ig explain"),
-                    )
-                })
-            };
-            let graph_index = indices(path, "graph_index", need_i("graph_index")?)?;
-            let edge_ptr = indices(path, "edge_ptr", need_i("edge_ptr")?)?;
-            let target = indices(path, "target", need_i("target")?)?;
-            let src_dst = need_i("edge_index")?;
-            let edge_attr = r.f64s("edge_attr")?.ok_or_else(|| {
-                bad(
-                    path,
-                    "no tensor edge_attr: the file holds node attributions only; \
-                     eval scores edge attributions (run explain with --wrt edges or both)",
-                )
-            })?;
-            let g = graph_index.len();
-            let e = edge_attr.len();
-            if edge_ptr.len() != g + 1
-                || edge_ptr.first() != Some(&0)
-                || edge_ptr.last() != Some(&e)
-                || edge_ptr.windows(2).any(|w| w[1] < w[0])
-                || target.len() != g
-                || src_dst.len() != 2 * e
-            {
+            let file = AttrFile::open(path)?;
+            let t = file.tensors();
+            if t.edge_attr.is_none() && t.node_score.is_none() {
+                let has = if ReadBack::open(path)?.shape("node_attr")?.is_some() {
+                    "the file holds node-feature attributions (node_attr) only; "
+                } else {
+                    ""
+                };
                 return Err(bad(
                     path,
                     format!(
-                        "inconsistent shapes: {g} graphs, edge_ptr of {}, {} targets, {e} edge \
-                         attributions, edge_index of {}",
-                        edge_ptr.len(),
-                        target.len(),
-                        src_dst.len()
+                        "no tensor edge_attr or node_score: {has}eval scores edge attributions \
+                         (run explain with --wrt edges or both) or node scores (run explain \
+                         with --method grad-cam, contrastive-gradient, eb or c-eb)"
                     ),
                 ));
             }
-            Ok(AttrFile {
-                path: path.to_path_buf(),
-                metadata: r.metadata()?,
-                graph_index,
-                edge_ptr,
-                src_dst,
-                edge_attr,
+            let target = t
+                .target
+                .ok_or_else(|| {
+                    bad(
+                        path,
+                        "no tensor target: not an output file of graph-ig explain",
+                    )
+                })?
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| {
+                    usize::try_from(x).map_err(|_| {
+                        bad(path, format!("tensor target: entry {i} is negative ({x})"))
+                    })
+                })
+                .collect::<Result<Vec<usize>>>()?;
+            Ok(Input {
+                file,
                 target,
-                log_probs: r.f64s("log_probs")?,
-                edge_gt: r.f64s("edge_gt")?,
+                derived: None,
             })
         }
 
-        fn meta(&self, key: &str) -> Option<&str> {
-            self.metadata.get(key).map(String::as_str)
+        fn path(&self) -> &Path {
+            self.file.path()
         }
 
-        /// Checks that `batch` (the dataset graphs of `graph_index`) has this file's edges.
+        fn meta(&self, key: &str) -> Option<&str> {
+            self.file.meta(key)
+        }
+
+        /// The node scores, for node-level files.
+        fn node_score(&self) -> Option<&[f64]> {
+            self.file.tensors().node_score
+        }
+
+        /// Whether the edge scores are derived from node scores.
+        fn is_derived(&self) -> bool {
+            self.file.tensors().edge_attr.is_none()
+        }
+
+        /// Derives edge scores from the node scores when the file has no
+        /// `edge_attr`; `batch` holds the file's graphs (checked).
+        fn derive_edges(&mut self, batch: &GraphBatch) {
+            if let (None, Some(ns)) = (self.file.tensors().edge_attr, self.node_score()) {
+                self.derived = Some(edge_scores_from_nodes(ns, batch.src(), batch.dst()));
+            }
+        }
+
+        /// The edge scores: `edge_attr`, or derived ([`Input::derive_edges`]).
+        fn edge_scores(&self) -> &[f64] {
+            self.file
+                .tensors()
+                .edge_attr
+                .or(self.derived.as_deref())
+                .unwrap_or(&[])
+        }
+
+        /// Checks that `batch` (the dataset graphs of `graph_index`) has this
+        /// file's nodes and edges.
         fn check_structure(&self, batch: &GraphBatch, dataset: &str) -> Result<()> {
-            let ptr = batch.edge_ptr();
-            for (i, &gi) in self.graph_index.iter().enumerate() {
-                let (a, b) = (self.edge_ptr[i + 1] - self.edge_ptr[i], ptr[i + 1] - ptr[i]);
-                if a != b {
+            let t = self.file.tensors();
+            let gi = self.file.graph_indices();
+            let (ptr, nptr) = (batch.edge_ptr(), batch.node_ptr());
+            for (i, &d) in gi.iter().enumerate() {
+                let (a, b) = (t.edge_ptr[i + 1] - t.edge_ptr[i], ptr[i + 1] - ptr[i]);
+                let (na, nb) = (t.node_ptr[i + 1] - t.node_ptr[i], nptr[i + 1] - nptr[i]);
+                if a != b || na != nb {
+                    let (what, a, b) = if a != b {
+                        ("edges", a, b)
+                    } else {
+                        ("nodes", na, nb)
+                    };
                     return Err(bad(
-                        &self.path,
+                        self.path(),
                         format!(
-                            "graph {i} of the file (graph {gi} of the dataset) has {a} edges, \
-                             but graph {gi} of {dataset} has {b}: the attributions were made on \
+                            "graph {i} of the file (graph {d} of the dataset) has {a} {what}, \
+                             but graph {d} of {dataset} has {b}: the attributions were made on \
                              other data (check --data, --name and --use-node-attr)"
                         ),
                     ));
                 }
             }
-            let e = batch.num_edges();
             let (src, dst) = (batch.src(), batch.dst());
-            if let Some(k) = (0..e).find(|&k| {
-                self.src_dst[k] != i64::from(src[k]) || self.src_dst[e + k] != i64::from(dst[k])
-            }) {
+            if let Some(k) = (0..batch.num_edges())
+                .find(|&k| t.src[k] != src[k] as usize || t.dst[k] != dst[k] as usize)
+            {
                 let i = ptr.partition_point(|&p| p <= k) - 1;
                 return Err(bad(
-                    &self.path,
+                    self.path(),
                     format!(
                         "edge {k} (graph {i} of the file, graph {} of the dataset) is ({}, {}) \
                          in the file but ({}, {}) in {dataset}: the attributions were made on \
                          other data",
-                        self.graph_index[i],
-                        self.src_dst[k],
-                        self.src_dst[e + k],
-                        src[k],
-                        dst[k]
+                        gi[i], t.src[k], t.dst[k], src[k], dst[k]
                     ),
                 ));
             }
@@ -229,8 +253,14 @@ mod imp {
                 args.charact_weights
             )));
         };
+        let ranking: Ranking = args.ranking.parse().map_err(|_| {
+            Error::Config(format!(
+                "--ranking {:?}: expected abs or signed (also spelled value)",
+                args.ranking
+            ))
+        })?;
         let cfg = EvalConfig {
-            ranking: args.ranking.parse()?,
+            ranking,
             mask,
             curve: parse_list("--curve", &args.curve)?,
             pope_threshold: args.pope_threshold,
@@ -244,19 +274,19 @@ mod imp {
     fn check_log_probs(
         model: &GraphConvNet,
         batch: &GraphBatch,
-        file: &AttrFile,
+        file: &Input,
         model_label: &str,
         pool: Pool,
     ) -> Result<()> {
-        let Some(lp) = &file.log_probs else {
+        let Some(lp) = file.file.tensors().log_probs else {
             return Ok(());
         };
         let c = model.num_classes();
         if lp.len() != c * batch.num_graphs() {
             return Err(bad(
-                &file.path,
+                file.path(),
                 format!(
-                    "log_probs has {} values for {} graphs, but the model {model_label} has {c} \
+                    "tensor log_probs has {} values for {} graphs, but the model {model_label} has {c} \
                      classes",
                     lp.len(),
                     batch.num_graphs()
@@ -291,7 +321,7 @@ mod imp {
                 "the log-probabilities in {} differ from those of model {model_label} with \
                  {pool} pooling (graph {} of the file, relative difference {:.2e}); the file \
                  says model {}, pool {}: pass the model and --pool it was made with",
-                file.path.display(),
+                file.path().display(),
                 worst.1,
                 worst.0,
                 file.meta("model").unwrap_or("?"),
@@ -304,8 +334,8 @@ mod imp {
     pub fn run(args: EvalArgs) -> Result<()> {
         let cfg = config(&args)?;
         let start = Instant::now();
-        let main = AttrFile::read(&args.attr)?;
-        let other = args.attr_other.as_deref().map(AttrFile::read).transpose()?;
+        let mut main = Input::read(&args.attr)?;
+        let mut other = args.attr_other.as_deref().map(Input::read).transpose()?;
 
         let dataset = args.src.dataset()?;
         if let Some(d) = main.meta("dataset") {
@@ -335,36 +365,40 @@ mod imp {
             }
         }
         let full: GraphBatch = args.src.graphs(&dataset, model.num_features())?;
-        if let Some(i) = main
-            .graph_index
-            .iter()
-            .position(|&g| g >= full.num_graphs())
-        {
+        let graph_index = main.file.graph_indices().to_vec();
+        if let Some(i) = graph_index.iter().position(|&g| g >= full.num_graphs()) {
             return Err(bad(
-                &main.path,
+                main.path(),
                 format!(
                     "graph {i} of the file is graph {} of the dataset, but {dataset} has {} graphs",
-                    main.graph_index[i],
+                    graph_index[i],
                     full.num_graphs()
                 ),
             ));
         }
-        let batch = full.select(&main.graph_index)?;
+        let batch = full.select(&graph_index)?;
         main.check_structure(&batch, &dataset)?;
-        if let Some(o) = &other {
-            if o.graph_index != main.graph_index || o.edge_ptr != main.edge_ptr {
+        main.derive_edges(&batch);
+        if let Some(o) = other.as_mut() {
+            let (a, b) = (o.file.tensors(), main.file.tensors());
+            if o.file.graph_indices() != graph_index.as_slice()
+                || a.edge_ptr != b.edge_ptr
+                || a.node_ptr != b.node_ptr
+            {
                 return Err(bad(
-                    &o.path,
+                    o.path(),
                     format!(
-                        "--attr-other must hold the same graphs as {} (same graph_index and edges)",
-                        main.path.display()
+                        "--attr-other must hold the same graphs as {} (same graph_index, nodes \
+                         and edges)",
+                        main.path().display()
                     ),
                 ));
             }
             o.check_structure(&batch, &dataset)?;
+            o.derive_edges(&batch);
         }
         // Ground truth: the dataset's, else the file's own marks.
-        let batch = match (batch.edge_gt(), &main.edge_gt) {
+        let batch = match (batch.edge_gt(), main.file.tensors().edge_gt) {
             (None, Some(gt)) => with_gt(batch, gt)?,
             _ => batch,
         };
@@ -373,32 +407,76 @@ mod imp {
 
         let t = Instant::now();
         let main_e = Explanation {
-            edge_attr: &main.edge_attr,
+            edge_attr: main.edge_scores(),
             target: &main.target,
         };
         let other_e = other.as_ref().map(|o| Explanation {
-            edge_attr: &o.edge_attr,
+            edge_attr: o.edge_scores(),
             target: &o.target,
         });
         let report = evaluate(&model, &batch, &main_e, other_e.as_ref(), &cfg)?;
+        let node_report = match main.node_score() {
+            Some(ns) => {
+                let other_n = other.as_ref().and_then(|o| {
+                    o.node_score().map(|s| NodeExplanation {
+                        node_score: s,
+                        target: &o.target,
+                    })
+                });
+                let main_n = NodeExplanation {
+                    node_score: ns,
+                    target: &main.target,
+                };
+                Some(evaluate_nodes(
+                    &model,
+                    &batch,
+                    &main_n,
+                    other_n.as_ref(),
+                    &cfg,
+                )?)
+            }
+            None => None,
+        };
         let seconds = t.elapsed().as_secs_f64();
 
-        print_table(&report, &main, other.as_ref(), &dataset, &model_label, pool);
+        let ctx = Context {
+            main: &main,
+            other: other.as_ref(),
+            dataset: &dataset,
+            model_label: &model_label,
+            pool,
+        };
+        print_table(&report, node_report.as_ref(), &ctx);
         println!("  time:        {seconds:.3} s metrics ({loaded:.3} s reading and checking)");
         if let Some(path) = &args.json {
             let mut v = report.to_json();
             if let Some(o) = v.as_object_mut() {
                 o.insert(
+                    "edge_scores".into(),
+                    json!(if main.is_derived() {
+                        DERIVED
+                    } else {
+                        "edge_attr"
+                    }),
+                );
+                o.insert("edge_scores_derived".into(), json!(main.is_derived()));
+                o.insert(
+                    "node_level".into(),
+                    node_report
+                        .as_ref()
+                        .map_or(serde_json::Value::Null, NodeEvalReport::to_json),
+                );
+                o.insert(
                     "input".into(),
                     json!({
-                        "attr": main.path.display().to_string(),
-                        "attr_other": other.as_ref().map(|o| o.path.display().to_string()),
-                        "attr_metadata": main.metadata,
+                        "attr": main.path().display().to_string(),
+                        "attr_other": other.as_ref().map(|o| o.path().display().to_string()),
+                        "attr_metadata": main.file.metadata(),
                         "dataset": dataset,
                         "model": model_label,
                         "model_sha256": model_sha,
                         "pool": pool.to_string(),
-                        "graph_index": main.graph_index,
+                        "graph_index": graph_index,
                         "seconds": seconds,
                         "graph_ig_version": env!("CARGO_PKG_VERSION"),
                     }),
@@ -416,6 +494,18 @@ mod imp {
             println!("  wrote:       {}", path.display());
         }
         Ok(())
+    }
+
+    /// How derived edge scores are made (table and JSON).
+    const DERIVED: &str = "derived from node_score: (s_u + s_v) / 2";
+
+    /// What the table says about its input.
+    struct Context<'a> {
+        main: &'a Input,
+        other: Option<&'a Input>,
+        dataset: &'a str,
+        model_label: &'a str,
+        pool: Pool,
     }
 
     /// The batch with the file's ground-truth marks (for data without `_edge_gt.txt`).
@@ -462,67 +552,118 @@ mod imp {
         );
     }
 
-    fn print_table(
-        r: &EvalReport,
-        main: &AttrFile,
-        other: Option<&AttrFile>,
-        dataset: &str,
-        model_label: &str,
-        pool: Pool,
+    /// Pope et al.'s rows; `other` is the second file, if it has scores of this level.
+    fn pope_rows(
+        p: &PopeMetrics,
+        what: &str,
+        other: Option<&Input>,
+        missing: &str,
+        sizes: (usize, &str),
     ) {
-        let c = &r.config;
-        let edges: usize = r.graphs.iter().map(|g| g.num_edges).sum();
-        println!(
-            "graph-ig eval: {} ({}, target {}) on {dataset}, {} graphs, {edges} edges",
-            main.path.display(),
-            main.meta("method").unwrap_or("?"),
-            main.meta("target").unwrap_or("?"),
-            r.graphs.len(),
-        );
-        println!(
-            "  model:       {model_label}, {pool} pooling; accuracy {} against the labels",
-            f4(r.accuracy)
-        );
-        println!(
-            "  masks:       {} by {} attribution, ties to the lower edge index",
-            c.mask.describe(),
-            if c.ranking == graph_ig::metrics::Ranking::Abs {
-                "|edge|"
-            } else {
-                "signed edge"
-            }
-        );
-        println!();
-        println!(
-            "  Pope et al. 2019 (salient: score / max score > {})",
-            c.pope_threshold
-        );
         row(
-            "fidelity: accuracy drop, salient occluded",
-            f4(r.pope.fidelity_accuracy),
+            &format!("fidelity: accuracy drop, salient {what} occluded"),
+            f4(p.fidelity_accuracy),
             "",
         );
         row(
             "fidelity: probability drop of the target",
-            f4(Some(r.pope.fidelity_probability)),
+            f4(Some(p.fidelity_probability)),
             "",
         );
         let contrast_note = match other {
             Some(o) => format!(
                 "{} graphs, against {}",
-                r.pope.contrastivity_graphs,
-                o.path.display()
+                p.contrastivity_graphs,
+                o.path().display()
             ),
-            None => "needs --attr-other".to_string(),
+            None => missing.to_string(),
         };
-        row("contrastivity", f4(r.pope.contrastivity), &contrast_note);
+        row("contrastivity", f4(p.contrastivity), &contrast_note);
         row(
-            "sparsity: 1 - salient / E",
-            f4(r.pope.sparsity),
-            &format!("{} graphs with edges", r.graphs_with_edges),
+            &format!("sparsity: 1 - salient / {}", sizes.1),
+            f4(p.sparsity),
+            &format!("{} graphs with {what}", sizes.0),
+        );
+    }
+
+    fn gt_table(title: &str, gt: &GroundTruthReport) {
+        println!("{title}");
+        println!(
+            "    {:<12} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+            "graphs", "n", "AUC", "AUCpool", "P", "R", "F1", "Ppool", "Rpool", "F1pool", "P@|gt|"
+        );
+        gt_rows("all", &gt.all);
+        for (label, s) in &gt.by_label {
+            gt_rows(&format!("label {label}"), s);
+        }
+    }
+
+    fn print_table(r: &EvalReport, nodes: Option<&NodeEvalReport>, ctx: &Context<'_>) {
+        let c = &r.config;
+        let main = ctx.main;
+        let edges: usize = r.graphs.iter().map(|g| g.num_edges).sum();
+        let node_count = nodes
+            .map(|n| {
+                format!(
+                    ", {} nodes",
+                    n.graphs.iter().map(|g| g.num_nodes).sum::<usize>()
+                )
+            })
+            .unwrap_or_default();
+        println!(
+            "graph-ig eval: {} ({}, target {}) on {}, {} graphs, {edges} edges{node_count}",
+            main.path().display(),
+            main.meta("method").unwrap_or("?"),
+            main.meta("target").unwrap_or("?"),
+            ctx.dataset,
+            r.graphs.len(),
+        );
+        println!(
+            "  model:       {}, {} pooling; accuracy {} against the labels",
+            ctx.model_label,
+            ctx.pool,
+            f4(r.accuracy)
+        );
+        let derived = main.is_derived();
+        if derived {
+            println!(
+                "  scores:      node_score (node level); the edge-level metrics use edge scores \
+                 {DERIVED}"
+            );
+        } else {
+            println!("  scores:      edge_attr");
+        }
+        let abs = c.ranking == Ranking::Abs;
+        let by = match (abs, derived) {
+            (true, false) => "|edge attribution|",
+            (false, false) => "signed edge attribution",
+            (true, true) => "|derived edge score|",
+            (false, true) => "signed derived edge score",
+        };
+        println!(
+            "  masks:       {} by {by}, ties to the lower edge index",
+            c.mask.describe(),
+        );
+        // Every edge-level heading says so when its scores are derived.
+        let tag = if derived {
+            " [derived edge scores]"
+        } else {
+            ""
+        };
+        println!();
+        println!(
+            "  Pope et al. 2019 (salient: score / max score > {}){tag}",
+            c.pope_threshold
+        );
+        pope_rows(
+            &r.pope,
+            "edges",
+            ctx.other,
+            "needs --attr-other",
+            (r.graphs_with_edges, "E"),
         );
         let (wp, wm) = c.charact_weights;
-        println!("  PyG (GraphFramEx), at the mask");
+        println!("  PyG (GraphFramEx), at the mask{tag}");
         let pairs = [
             ("model", Some(&r.pyg.model)),
             ("phenomenon", r.pyg.phenomenon.as_ref()),
@@ -559,7 +700,7 @@ mod imp {
             f4(r.pyg.curve_phenomenon.as_ref().and_then(|c| c.auc)),
             "",
         );
-        println!("  DIG, at the mask (probability of the target)");
+        println!("  DIG, at the mask (probability of the target){tag}");
         row("Fidelity+", f4(Some(r.dig.fidelity_plus)), "");
         row("Fidelity-", f4(Some(r.dig.fidelity_minus)), "");
         row(
@@ -568,25 +709,47 @@ mod imp {
             &format!("{} graphs with edges", r.graphs_with_edges),
         );
         if let Some(gt) = &r.ground_truth {
-            println!("  Ground truth (edge_gt), over graphs with marked edges; P/R/F1 of the mask");
-            println!(
-                "    {:<12} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
-                "graphs",
-                "n",
-                "AUC",
-                "AUCpool",
-                "P",
-                "R",
-                "F1",
-                "Ppool",
-                "Rpool",
-                "F1pool",
-                "P@|gt|"
+            gt_table(
+                &format!(
+                    "  Ground truth (edge_gt), over graphs with marked edges; P/R/F1 of the \
+                     mask{tag}"
+                ),
+                gt,
             );
-            gt_rows("all", &gt.all);
-            for (label, s) in &gt.by_label {
-                gt_rows(&format!("label {label}"), s);
-            }
+        }
+        let Some(n) = nodes else {
+            return;
+        };
+        println!();
+        println!(
+            "  Node level (node_score; an occluded node has zero features and zero weight on \
+             its edges)"
+        );
+        println!(
+            "  Pope et al. 2019 at node level (salient: score / max score > {})",
+            c.pope_threshold
+        );
+        let missing = if ctx.other.is_some() {
+            "needs --attr-other with node_score"
+        } else {
+            "needs --attr-other"
+        };
+        pope_rows(
+            &n.pope,
+            "nodes",
+            ctx.other.filter(|o| o.node_score().is_some()),
+            missing,
+            (n.graphs_with_nodes, "N"),
+        );
+        if let Some(gt) = &n.ground_truth {
+            gt_table(
+                &format!(
+                    "  Ground truth at node level (nodes of marked edges), over graphs with \
+                     marked nodes; P/R/F1 of the node mask: {}",
+                    c.mask.describe_for("nodes", "N")
+                ),
+                gt,
+            );
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use clap::Args;
 use graph_ig::labels::LabeledGraphs;
-use graph_ig::topk::{AttrFile, Order};
+use graph_ig::topk::{AttrFile, Ranking};
 use graph_ig::{Error, Result};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -18,13 +18,15 @@ pub struct TopArgs {
     /// How many edges (or nodes) to print per graph.
     #[arg(long, default_value_t = 5)]
     k: usize,
-    /// Ranking: abs (largest |attribution| first) or value (largest attribution first).
+    /// Ranking: abs (largest |attribution| first) or value (largest attribution
+    /// first; also spelled signed, as in graph-ig eval --ranking).
     #[arg(long, default_value = "abs")]
     by: String,
     /// Rank bonds (both directions of an edge summed) instead of directed edges.
     #[arg(long)]
     undirected: bool,
-    /// Rank nodes (each node's attribution summed over its features) instead of edges.
+    /// Rank nodes (each node's attribution summed over its features, or the
+    /// node_score of grad-cam, contrastive-gradient, eb and c-eb files) instead of edges.
     #[arg(long)]
     nodes: bool,
     /// Dataset graphs to print, 0-based and half-open: A..B, A.. or ..B (default: all of the file).
@@ -96,10 +98,12 @@ pub fn run(args: TopArgs) -> Result<()> {
             "--nodes and --undirected cannot be combined: nodes have no direction".into(),
         ));
     }
-    let order: Order = args
-        .by
-        .parse()
-        .map_err(|_| Error::Config(format!("--by {:?}: expected abs or value", args.by)))?;
+    let order: Ranking = args.by.parse().map_err(|_| {
+        Error::Config(format!(
+            "--by {:?}: expected abs or value (also spelled signed)",
+            args.by
+        ))
+    })?;
     let file = AttrFile::open(&args.attr)?;
     let data = load_data(&args.data, &args.name, &file)?;
 

@@ -238,6 +238,90 @@ pub struct GroundTruthReport {
     pub by_label: BTreeMap<i64, GroundTruthSummary>,
 }
 
+impl GroundTruthReport {
+    /// Aggregates per-graph scores over all graphs and per true label:
+    /// `scores` and `gt` hold every item (edge or node), delimited by `ptr`.
+    pub fn of(
+        per: &[Option<GraphGroundTruth>],
+        scores: &[f64],
+        gt: &[u8],
+        ptr: &[usize],
+        labels: Option<&[i64]>,
+    ) -> Self {
+        let all = GroundTruthSummary::of(per, scores, gt, ptr, 0..per.len());
+        let mut by_label = BTreeMap::new();
+        if let Some(l) = labels {
+            let mut classes: Vec<i64> = l.to_vec();
+            classes.sort_unstable();
+            classes.dedup();
+            for c in classes {
+                let idx = (0..per.len()).filter(|&g| l[g] == c);
+                by_label.insert(c, GroundTruthSummary::of(per, scores, gt, ptr, idx));
+            }
+        }
+        GroundTruthReport { all, by_label }
+    }
+
+    /// As JSON: `{"all": ..., "by_label": {"0": ..., ...}}`.
+    pub fn to_json(&self) -> Value {
+        let by: serde_json::Map<String, Value> = self
+            .by_label
+            .iter()
+            .map(|(k, v)| (k.to_string(), gt_json(v)))
+            .collect();
+        json!({"all": gt_json(&self.all), "by_label": by})
+    }
+}
+
+/// Accuracy of predictions against the true labels; `None` without labels.
+pub(super) fn accuracy_of(labels: Option<&[i64]>, pred: &[usize]) -> Option<f64> {
+    labels.map(|l| {
+        let hits = l.iter().zip(pred).filter(|(&y, &q)| y == q as i64).count();
+        hits as f64 / l.len().max(1) as f64
+    })
+}
+
+/// What Pope et al.'s metrics need of one graph.
+pub(super) struct PopeGraph {
+    /// The full graph.
+    pub(super) full: Outcome,
+    /// The salient items occluded.
+    pub(super) occluded: Outcome,
+    /// Items (edges or nodes) of the graph.
+    pub(super) size: usize,
+    /// Salient items.
+    pub(super) salient: usize,
+    /// Contrastivity against a second explanation.
+    pub(super) contrastivity: Option<f64>,
+}
+
+/// Pope et al.'s fidelity, contrastivity and sparsity over the graphs.
+pub(super) fn pope_metrics(
+    labels: Option<&[i64]>,
+    graphs: &[PopeGraph],
+    has_other: bool,
+) -> PopeMetrics {
+    let pred: Vec<usize> = graphs.iter().map(|g| g.full.prediction).collect();
+    let occluded: Vec<usize> = graphs.iter().map(|g| g.occluded.prediction).collect();
+    let p_full: Vec<f64> = graphs.iter().map(|g| g.full.p_target).collect();
+    let p_occ: Vec<f64> = graphs.iter().map(|g| g.occluded.p_target).collect();
+    let contrast: Vec<f64> = graphs.iter().filter_map(|g| g.contrastivity).collect();
+    let sparsity: Vec<f64> = graphs
+        .iter()
+        .filter(|g| g.size > 0)
+        .map(|g| 1.0 - g.salient as f64 / g.size as f64)
+        .collect();
+    PopeMetrics {
+        fidelity_accuracy: accuracy_of(labels, &pred)
+            .zip(accuracy_of(labels, &occluded))
+            .map(|(a, b)| a - b),
+        fidelity_probability: probability_drop(&p_full, &p_occ).unwrap_or(0.0),
+        contrastivity: if has_other { mean(&contrast) } else { None },
+        contrastivity_graphs: contrast.len(),
+        sparsity: mean(&sparsity),
+    }
+}
+
 /// The result of [`evaluate`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalReport {
@@ -259,6 +343,48 @@ pub struct EvalReport {
     pub ground_truth: Option<GroundTruthReport>,
 }
 
+/// Checks one score per item (`kind` = `edge`, `node`): the count, and that
+/// every value is finite; `ptr` delimits the graphs.
+pub(super) fn check_values(what: &str, kind: &str, values: &[f64], ptr: &[usize]) -> Result<()> {
+    let want = ptr.last().copied().unwrap_or(0);
+    if values.len() != want {
+        return Err(Error::Mismatch(format!(
+            "{what}: {} {kind} scores for {want} {kind}s",
+            values.len()
+        )));
+    }
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        let g = ptr.partition_point(|&p| p <= i) - 1;
+        return Err(Error::Mismatch(format!(
+            "{what}: the attribution of {kind} {i} (graph {g}) is {}, not a finite number",
+            values[i]
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the explained classes: one per graph, each a class of the model.
+pub(super) fn check_targets(
+    what: &str,
+    target: &[usize],
+    graphs: usize,
+    classes: usize,
+) -> Result<()> {
+    if target.len() != graphs {
+        return Err(Error::Mismatch(format!(
+            "{what}: {} targets for {graphs} graphs",
+            target.len(),
+        )));
+    }
+    if let Some(g) = target.iter().position(|&t| t >= classes) {
+        return Err(Error::Mismatch(format!(
+            "{what}: graph {g} explains class {}, but the model has {classes} classes",
+            target[g]
+        )));
+    }
+    Ok(())
+}
+
 fn check_explanation(
     what: &str,
     e: &Explanation<'_>,
@@ -272,31 +398,24 @@ fn check_explanation(
             batch.num_edges()
         )));
     }
-    if e.target.len() != batch.num_graphs() {
+    check_targets(what, e.target, batch.num_graphs(), classes)?;
+    check_values(what, "edge", e.edge_attr, batch.edge_ptr())
+}
+
+/// Checks that the model takes the batch's node features.
+pub(super) fn check_model(model: &GraphConvNet, batch: &GraphBatch) -> Result<()> {
+    if model.num_features() != batch.num_features() {
         return Err(Error::Mismatch(format!(
-            "{what}: {} targets for {} graphs",
-            e.target.len(),
-            batch.num_graphs()
-        )));
-    }
-    if let Some(g) = e.target.iter().position(|&t| t >= classes) {
-        return Err(Error::Mismatch(format!(
-            "{what}: graph {g} explains class {}, but the model has {classes} classes",
-            e.target[g]
-        )));
-    }
-    if let Some(i) = e.edge_attr.iter().position(|v| !v.is_finite()) {
-        let g = batch.edge_ptr().partition_point(|&p| p <= i) - 1;
-        return Err(Error::Mismatch(format!(
-            "{what}: the attribution of edge {i} (graph {g}) is {}, not a finite number",
-            e.edge_attr[i]
+            "the model takes {} node features, the data have {}",
+            model.num_features(),
+            batch.num_features()
         )));
     }
     Ok(())
 }
 
 /// Arg-max (the first class on ties) and the target's probability.
-fn outcome(log_probs: &[f64], target: usize) -> Outcome {
+pub(super) fn outcome(log_probs: &[f64], target: usize) -> Outcome {
     let mut best = 0;
     for (k, &v) in log_probs.iter().enumerate() {
         if v > log_probs[best] {
@@ -310,16 +429,44 @@ fn outcome(log_probs: &[f64], target: usize) -> Outcome {
 }
 
 /// One graph's inputs and scratch space.
-struct Runner<'a> {
-    model: &'a GraphConvNet,
-    g: LocalGraph,
-    x: Vec<f64>,
-    target: usize,
+pub(super) struct Runner<'a> {
+    pub(super) model: &'a GraphConvNet,
+    /// The graph, with local node ids.
+    pub(super) g: LocalGraph,
+    /// Its node features `[n, F]`.
+    pub(super) x: Vec<f64>,
+    pub(super) target: usize,
 }
 
-impl Runner<'_> {
-    fn run(&self, w: &[f64], act: &mut Activations) -> Outcome {
-        forward(self.model, &self.g, &self.x, w, act);
+impl<'a> Runner<'a> {
+    /// Graph `gi` of `batch`, explaining class `target`.
+    pub(super) fn new(
+        model: &'a GraphConvNet,
+        batch: &GraphBatch,
+        gi: usize,
+        target: usize,
+    ) -> Self {
+        let gr = batch.graph(gi);
+        let f = batch.num_features();
+        Runner {
+            model,
+            g: LocalGraph::from_batch(batch, gi),
+            x: batch.features()[gr.nodes.start * f..gr.nodes.end * f]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect(),
+            target,
+        }
+    }
+
+    /// The outcome with edge weights `w` and the graph's own features.
+    pub(super) fn run(&self, w: &[f64], act: &mut Activations) -> Outcome {
+        self.run_with(&self.x, w, act)
+    }
+
+    /// The outcome with node features `x` and edge weights `w`.
+    pub(super) fn run_with(&self, x: &[f64], w: &[f64], act: &mut Activations) -> Outcome {
+        forward(self.model, &self.g, x, w, act);
         outcome(&act.log_probs, self.target)
     }
 
@@ -343,16 +490,7 @@ fn eval_graph(
     act: &mut Activations,
 ) -> GraphEval {
     let gr = batch.graph(gi);
-    let f = batch.num_features();
-    let runner = Runner {
-        model,
-        g: LocalGraph::from_batch(batch, gi),
-        x: batch.features()[gr.nodes.start * f..gr.nodes.end * f]
-            .iter()
-            .map(|&v| f64::from(v))
-            .collect(),
-        target: main.target[gi],
-    };
+    let runner = Runner::new(model, batch, gi, main.target[gi]);
     let e = gr.num_edges();
     let scores = edge_scores(&main.edge_attr[gr.edges.clone()], cfg.ranking);
     let full = runner.run(&vec![1.0; e], act);
@@ -427,13 +565,7 @@ pub fn evaluate(
     cfg: &EvalConfig,
 ) -> Result<EvalReport> {
     cfg.validate()?;
-    if model.num_features() != batch.num_features() {
-        return Err(Error::Mismatch(format!(
-            "the model takes {} node features, the data have {}",
-            model.num_features(),
-            batch.num_features()
-        )));
-    }
+    check_model(model, batch)?;
     let classes = model.num_classes();
     check_explanation("attributions", main, batch, classes)?;
     if let Some(o) = other {
@@ -466,18 +598,10 @@ fn reduce(
     let preds = |f: &dyn Fn(&GraphEval) -> usize| graphs.iter().map(f).collect::<Vec<usize>>();
     let labels: Option<Vec<i64>> = batch.graph_labels().map(<[i64]>::to_vec);
     let pred = preds(&|g| g.full.prediction);
-    let accuracy_of = |p: &[usize]| {
-        labels.as_ref().map(|l| {
-            let hits = l.iter().zip(p).filter(|(&y, &q)| y == q as i64).count();
-            hits as f64 / l.len().max(1) as f64
-        })
-    };
-    let accuracy = accuracy_of(&pred);
+    let accuracy = accuracy_of(labels.as_deref(), &pred);
     let p_full = col(&|g| g.full.p_target);
 
     // Pope et al.
-    let occluded = preds(&|g| g.pope_occluded.prediction);
-    let contrast: Vec<f64> = graphs.iter().filter_map(|g| g.contrastivity).collect();
     let with_edges: Vec<&GraphEval> = graphs.iter().filter(|g| g.num_edges > 0).collect();
     let sparsity_of = |k: &dyn Fn(&GraphEval) -> usize| {
         let v: Vec<f64> = with_edges
@@ -486,14 +610,20 @@ fn reduce(
             .collect();
         mean(&v)
     };
-    let pope = PopeMetrics {
-        fidelity_accuracy: accuracy.zip(accuracy_of(&occluded)).map(|(a, b)| a - b),
-        fidelity_probability: probability_drop(&p_full, &col(&|g| g.pope_occluded.p_target))
-            .unwrap_or(0.0),
-        contrastivity: if has_other { mean(&contrast) } else { None },
-        contrastivity_graphs: contrast.len(),
-        sparsity: sparsity_of(&|g| g.pope_salient),
-    };
+    let pope = pope_metrics(
+        labels.as_deref(),
+        &graphs
+            .iter()
+            .map(|g| PopeGraph {
+                full: g.full,
+                occluded: g.pope_occluded,
+                size: g.num_edges,
+                salient: g.pope_salient,
+                contrastivity: g.contrastivity,
+            })
+            .collect::<Vec<_>>(),
+        has_other,
+    );
 
     // PyG, at the mask and along the curve.
     let removed = preds(&|g| g.removed.prediction);
@@ -553,19 +683,7 @@ fn reduce(
         let per: Vec<Option<GraphGroundTruth>> =
             graphs.iter().map(|g| g.ground_truth.clone()).collect();
         let scores = edge_scores(main.edge_attr, cfg.ranking);
-        let ptr = batch.edge_ptr();
-        let all = GroundTruthSummary::of(&per, &scores, gt, ptr, 0..graphs.len());
-        let mut by_label = BTreeMap::new();
-        if let Some(l) = &labels {
-            let mut classes: Vec<i64> = l.clone();
-            classes.sort_unstable();
-            classes.dedup();
-            for c in classes {
-                let idx = (0..graphs.len()).filter(|&g| l[g] == c);
-                by_label.insert(c, GroundTruthSummary::of(&per, &scores, gt, ptr, idx));
-            }
-        }
-        GroundTruthReport { all, by_label }
+        GroundTruthReport::of(&per, &scores, gt, batch.edge_ptr(), labels.as_deref())
     });
 
     let graphs_with_edges = with_edges.len();
@@ -587,6 +705,57 @@ type OutcomeColumn = (&'static str, fn(&GraphEval) -> Outcome);
 type CurveColumn = (&'static str, fn(&CurvePoint) -> usize);
 /// A per-graph JSON column from the ground-truth scores.
 type GroundTruthColumn = (&'static str, fn(&GraphGroundTruth) -> Value);
+
+/// The per-graph ground-truth columns (`gt_marked`, `gt_auc`, ...), `null`
+/// where a graph has no scores.
+pub(super) fn gt_columns(per: &[Option<&GraphGroundTruth>], put: &mut dyn FnMut(&str, Value)) {
+    let cols: [GroundTruthColumn; 6] = [
+        ("gt_marked", |x| json!(x.marked)),
+        ("gt_auc", |x| json!(x.auc)),
+        ("gt_precision", |x| {
+            json!((x.marked > 0).then(|| x.confusion.precision()))
+        }),
+        ("gt_recall", |x| {
+            json!((x.marked > 0).then(|| x.confusion.recall()))
+        }),
+        ("gt_f1", |x| json!((x.marked > 0).then(|| x.confusion.f1()))),
+        ("gt_precision_at_marked", |x| json!(x.precision_at_marked)),
+    ];
+    for (name, f) in cols {
+        let v: Vec<Value> = per.iter().map(|x| x.map_or(Value::Null, f)).collect();
+        put(name, Value::Array(v));
+    }
+}
+
+/// The settings as JSON.
+pub(super) fn settings_json(c: &EvalConfig) -> Value {
+    let mask = match c.mask {
+        MaskRule::Sparsity(s) => json!({"rule": "sparsity", "sparsity": s}),
+        MaskRule::Fraction(r) => json!({"rule": "fraction", "fraction": r}),
+        MaskRule::Threshold(t) => json!({"rule": "threshold", "threshold": t}),
+    };
+    json!({
+        "ranking": c.ranking.to_string(),
+        "mask": mask,
+        "tie_break": "lower edge index",
+        "curve_fractions": c.curve,
+        "pope_threshold": c.pope_threshold,
+        "charact_weights": [c.charact_weights.0, c.charact_weights.1],
+    })
+}
+
+impl PopeMetrics {
+    /// As JSON.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "fidelity_accuracy": self.fidelity_accuracy,
+            "fidelity_probability": self.fidelity_probability,
+            "contrastivity": self.contrastivity,
+            "contrastivity_graphs": self.contrastivity_graphs,
+            "sparsity": self.sparsity,
+        })
+    }
+}
 
 fn gt_json(s: &GroundTruthSummary) -> Value {
     json!({
@@ -617,12 +786,6 @@ impl EvalReport {
     /// Every value as JSON: settings, dataset-level metrics and per-graph
     /// columns (one array per quantity, in batch order; `null` where undefined).
     pub fn to_json(&self) -> Value {
-        let c = &self.config;
-        let mask = match c.mask {
-            MaskRule::Sparsity(s) => json!({"rule": "sparsity", "sparsity": s}),
-            MaskRule::Fraction(r) => json!({"rule": "fraction", "fraction": r}),
-            MaskRule::Threshold(t) => json!({"rule": "threshold", "threshold": t}),
-        };
         let g = &self.graphs;
         let mut pg = serde_json::Map::new();
         let mut put = |k: &str, v: Value| {
@@ -682,55 +845,19 @@ impl EvalReport {
             put(name, json!(v));
         }
         if g.iter().any(|x| x.ground_truth.is_some()) {
-            let cols: [GroundTruthColumn; 6] = [
-                ("gt_marked", |x| json!(x.marked)),
-                ("gt_auc", |x| json!(x.auc)),
-                ("gt_precision", |x| {
-                    json!((x.marked > 0).then(|| x.confusion.precision()))
-                }),
-                ("gt_recall", |x| {
-                    json!((x.marked > 0).then(|| x.confusion.recall()))
-                }),
-                ("gt_f1", |x| json!((x.marked > 0).then(|| x.confusion.f1()))),
-                ("gt_precision_at_marked", |x| json!(x.precision_at_marked)),
-            ];
-            for (name, f) in cols {
-                let v: Vec<Value> = g
-                    .iter()
-                    .map(|x| x.ground_truth.as_ref().map_or(Value::Null, f))
-                    .collect();
-                put(name, Value::Array(v));
-            }
+            let per: Vec<Option<&GraphGroundTruth>> =
+                g.iter().map(|x| x.ground_truth.as_ref()).collect();
+            gt_columns(&per, &mut put);
         }
         let per_graph = Value::Object(pg);
-        let gt = self.ground_truth.as_ref().map(|r| {
-            let by: serde_json::Map<String, Value> = r
-                .by_label
-                .iter()
-                .map(|(k, v)| (k.to_string(), gt_json(v)))
-                .collect();
-            json!({"all": gt_json(&r.all), "by_label": by})
-        });
+        let gt = self.ground_truth.as_ref().map(GroundTruthReport::to_json);
         json!({
-            "settings": {
-                "ranking": c.ranking.to_string(),
-                "mask": mask,
-                "tie_break": "lower edge index",
-                "curve_fractions": c.curve,
-                "pope_threshold": c.pope_threshold,
-                "charact_weights": [c.charact_weights.0, c.charact_weights.1],
-            },
+            "settings": settings_json(&self.config),
             "graphs": self.graphs.len(),
             "graphs_with_edges": self.graphs_with_edges,
             "edges": self.graphs.iter().map(|g| g.num_edges).sum::<usize>(),
             "accuracy": self.accuracy,
-            "pope": {
-                "fidelity_accuracy": self.pope.fidelity_accuracy,
-                "fidelity_probability": self.pope.fidelity_probability,
-                "contrastivity": self.pope.contrastivity,
-                "contrastivity_graphs": self.pope.contrastivity_graphs,
-                "sparsity": self.pope.sparsity,
-            },
+            "pope": self.pope.to_json(),
             "pyg": {
                 "model": pair_json(&self.pyg.model),
                 "phenomenon": self.pyg.phenomenon.as_ref().map(pair_json),

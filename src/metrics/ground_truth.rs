@@ -7,7 +7,10 @@
 //!   torchmetrics and scikit-learn's `zero_division=0` (the functions behind
 //!   PyG's `groundtruth_metrics`).
 //! - [`GroundTruthSummary`]: per-graph values aggregated over a dataset, both
-//!   as a mean over graphs and pooled over all their edges.
+//!   as a mean over graphs and pooled over all their edges (or nodes).
+//! - [`node_marks`]: node-level ground truth from the edge marks (a node is
+//!   marked when it is an endpoint of a marked edge); every score above then
+//!   applies to node scores unchanged.
 
 /// ROC-AUC of `scores` against binary `labels` (1 = positive), with ties
 /// counted as one half (the Mann-Whitney statistic). `None` when there are no
@@ -42,6 +45,21 @@ pub fn roc_auc(scores: &[f64], labels: &[u8]) -> Option<f64> {
     }
     let (p, n) = (pos as f64, neg as f64);
     Some((rank_sum - p * (p + 1.0) / 2.0) / (p * n))
+}
+
+/// Node-level ground truth from edge marks: node `v` of `0..num_nodes` is
+/// marked (1) when it is the source or the target of an edge `e` with
+/// `edge_gt[e] != 0`. `src` and `dst` are the edges' endpoints (indices below
+/// `num_nodes`). Panics if an index is out of range.
+pub fn node_marks(num_nodes: usize, src: &[u32], dst: &[u32], edge_gt: &[u8]) -> Vec<u8> {
+    let mut m = vec![0u8; num_nodes];
+    for ((&u, &v), &g) in src.iter().zip(dst).zip(edge_gt) {
+        if g != 0 {
+            m[u as usize] = 1;
+            m[v as usize] = 1;
+        }
+    }
+    m
 }
 
 /// Ground-truth agreement of edge attributions over a dataset.
@@ -146,7 +164,8 @@ impl Confusion {
     }
 }
 
-/// Ground-truth scores of one graph's edge attributions.
+/// Ground-truth scores of one graph's edge attributions (or node scores,
+/// against [`node_marks`]: read "node" for "edge" below).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphGroundTruth {
     /// Number of marked edges.
@@ -204,7 +223,8 @@ pub struct GroundTruthSummary {
 
 impl GroundTruthSummary {
     /// Aggregates the graphs `graphs`: `per_graph[g]` are graph `g`'s scores,
-    /// `scores` and `gt` hold every edge, delimited by `edge_ptr`.
+    /// `scores` and `gt` hold every edge, delimited by `edge_ptr` (or every
+    /// node, delimited by the node offsets, for node-level ground truth).
     pub fn of(
         per_graph: &[Option<GraphGroundTruth>],
         scores: &[f64],

@@ -6,7 +6,8 @@
 //!
 //! - **Score.** Edges are ranked by a score derived from the attribution `a_e`:
 //!   [`Ranking::Abs`] (the default) uses `|a_e|`, [`Ranking::Signed`] uses `a_e`
-//!   itself (edges that push the explained class up come first).
+//!   itself (edges that push the explained class up come first; spelled
+//!   `signed` or `value` on the command line).
 //! - **Top-k.** [`top_k_mask`] selects the `k` edges of highest score; ties are
 //!   broken by the lower edge index (the order of `NAME_A.txt`). With a fraction
 //!   `ρ` of the edges, `k = ⌊ρ · E⌋` ([`keep_count`]).
@@ -17,44 +18,24 @@
 
 use crate::{Error, Result};
 
-/// How edges are ranked by their attribution `a_e`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Ranking {
-    /// By `|a_e|`: large effects of either sign are important.
-    #[default]
-    Abs,
-    /// By `a_e`: edges that support the explained class most are important.
-    Signed,
-}
-
-impl std::str::FromStr for Ranking {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "abs" => Ok(Ranking::Abs),
-            "signed" => Ok(Ranking::Signed),
-            _ => Err(Error::Config(format!(
-                "unknown ranking {s:?}; use abs or signed"
-            ))),
-        }
-    }
-}
-
-impl std::fmt::Display for Ranking {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Ranking::Abs => "abs",
-            Ranking::Signed => "signed",
-        })
-    }
-}
+/// How edges are ranked by their attribution `a_e`: the crate's one ranking
+/// type, shared with `graph-ig top` ([`crate::topk::Ranking`]).
+pub use crate::topk::Ranking;
 
 /// The score of every edge: `|a_e|` or `a_e`.
 pub fn edge_scores(attr: &[f64], ranking: Ranking) -> Vec<f64> {
-    match ranking {
-        Ranking::Abs => attr.iter().map(|a| a.abs()).collect(),
-        Ranking::Signed => attr.to_vec(),
-    }
+    attr.iter().map(|&a| ranking.key(a)).collect()
+}
+
+/// Edge scores derived from node scores: an edge's score is the mean of its two
+/// endpoints' scores, `s_uv = (s_u + s_v) / 2`, so that edge-level metrics can
+/// score a node-level explanation (Grad-CAM, the contrastive gradient, EB).
+/// `src` and `dst` index `node_score`. Panics if an index is out of range.
+pub fn edge_scores_from_nodes(node_score: &[f64], src: &[u32], dst: &[u32]) -> Vec<f64> {
+    src.iter()
+        .zip(dst)
+        .map(|(&u, &v)| (node_score[u as usize] + node_score[v as usize]) / 2.0)
+        .collect()
 }
 
 /// `k = ⌊fraction · n⌋`, clamped to `0..=n`.
@@ -147,12 +128,20 @@ impl MaskRule {
         }
     }
 
-    /// A short description for tables.
+    /// A short description for tables (of an edge mask).
     pub fn describe(&self) -> String {
+        self.describe_for("edges", "E")
+    }
+
+    /// A short description for tables, of a mask over `items` (`edges`,
+    /// `nodes`) whose count is written `count` (`E`, `N`).
+    pub fn describe_for(&self, items: &str, count: &str) -> String {
         match *self {
-            MaskRule::Sparsity(s) => format!("top floor((1 - {s}) * E) edges (sparsity {s})"),
-            MaskRule::Fraction(r) => format!("top floor({r} * E) edges"),
-            MaskRule::Threshold(t) => format!("edges with score > {t}"),
+            MaskRule::Sparsity(s) => {
+                format!("top floor((1 - {s}) * {count}) {items} (sparsity {s})")
+            }
+            MaskRule::Fraction(r) => format!("top floor({r} * {count}) {items}"),
+            MaskRule::Threshold(t) => format!("{items} with score > {t}"),
         }
     }
 }
