@@ -53,6 +53,11 @@ fn main() {
         };
         let secs = time(&m, &data, &ig(50), 1);
         row("cpu_mutagenicity_ig_edges", &data, 50, 32, secs);
+        for (name, method, evals) in util::other_methods() {
+            let c = ExplainConfig { method, ..ig(50) };
+            let secs = time(&m, &data, &c, 1);
+            row(&format!("cpu_mutagenicity_{name}"), &data, evals, 32, secs);
+        }
     } else {
         println!(
             "notice: Mutagenicity not found at {}; skipping that row",

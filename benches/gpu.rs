@@ -60,6 +60,20 @@ fn main() {
                 secs,
             );
         }
+        for (name, method, evals) in util::other_methods() {
+            let c = ExplainConfig {
+                method,
+                ..cfg(GpuKernel::Auto, Storage::F32, 50)
+            };
+            let secs = time(&trained, &data, &c, 3);
+            row(
+                &format!("cuda_method_{name}_mutagenicity"),
+                &data,
+                evals,
+                32,
+                secs,
+            );
+        }
     }
     for kernel in [GpuKernel::Layered, GpuKernel::Auto] {
         let name = if kernel == GpuKernel::Auto {

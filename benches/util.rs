@@ -113,3 +113,18 @@ pub fn ring_batch(n: usize, copies: usize) -> GraphBatch {
     }
     b.build().expect("ring graphs")
 }
+
+/// The methods besides IG that the benches time on all of Mutagenicity, with the row name
+/// and the number of gradient evaluations per graph (the `steps` column).
+pub fn other_methods() -> Vec<(&'static str, graph_ig::Method, usize)> {
+    use graph_ig::Method;
+    vec![
+        ("saliency", Method::Saliency, 1),
+        ("smoothgrad", Method::SmoothGrad, 50),
+        ("vargrad", Method::VarGrad, 50),
+        ("grad_cam", Method::GradCam(None), 1),
+        ("contrastive_gradient", Method::ContrastiveGradient, 1),
+        ("eb", Method::ExcitationBackprop, 1),
+        ("c_eb", Method::ContrastiveEb, 1),
+    ]
+}
