@@ -1373,3 +1373,111 @@ fn node_level_errors_are_clean() {
     let e = run(&NODE_SCORE, &[0, 0, 5, 0]);
     assert!(e.contains("class 5"), "{e}");
 }
+
+/// Two JSON reports agree: the same structure and strings, numbers within `tol`
+/// (relative to 1 + |b|). Returns the largest difference.
+fn json_close(a: &serde_json::Value, b: &serde_json::Value, tol: f64, at: &str) -> f64 {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            let d = (x - y).abs() / (1.0 + y.abs());
+            assert!(d <= tol, "{at}: {x} vs {y}");
+            d
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}: lengths");
+            x.iter()
+                .zip(y)
+                .enumerate()
+                .map(|(k, (p, q))| json_close(p, q, tol, &format!("{at}[{k}]")))
+                .fold(0.0, f64::max)
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}: keys");
+            x.iter()
+                .map(|(k, p)| {
+                    let q = y.get(k).unwrap_or_else(|| panic!("{at}: key {k} missing"));
+                    if k == "device" {
+                        return 0.0;
+                    }
+                    json_close(p, q, tol, &format!("{at}.{k}"))
+                })
+                .fold(0.0, f64::max)
+        }
+        _ => {
+            assert_eq!(a, b, "{at}");
+            0.0
+        }
+    }
+}
+
+/// The metrics with their forward passes on the GPU path (interpret mode here, every
+/// masked variant of every graph in one batched pass) equal the CPU reference's, at
+/// edge and at node level, with and without a second explanation.
+#[test]
+fn metrics_on_the_gpu_path_match_the_cpu() {
+    use graph_ig::{explain, Device, ExplainConfig, Method, Target};
+    for (seed, pool) in [(41u64, Pool::Add), (42, Pool::Max)] {
+        let mut r = common::rng(seed);
+        let model = common::random_model(&mut r, 5, &[12, 8], 12, 2, pool);
+        let batch = common::edge_case_batch(&mut r, 5);
+        let run = |method, target| {
+            let cfg = ExplainConfig {
+                method,
+                target,
+                ..Default::default()
+            };
+            explain(&model, &batch, &cfg, Device::Cpu).unwrap()
+        };
+        let (ig0, ig1) = (
+            run(Method::IntegratedGradients, Target::Class(0)),
+            run(Method::IntegratedGradients, Target::Class(1)),
+        );
+        let (gc0, gc1) = (
+            run(Method::GradCam(None), Target::Class(0)),
+            run(Method::GradCam(None), Target::Class(1)),
+        );
+        let edge = |a: &graph_ig::Attributions| -> Vec<f64> { a.edge.clone().unwrap() };
+        let (e0, e1) = (edge(&ig0), edge(&ig1));
+        let main = Explanation {
+            edge_attr: &e0,
+            target: &ig0.target,
+        };
+        let other = Explanation {
+            edge_attr: &e1,
+            target: &ig1.target,
+        };
+        let (n0, n1) = (
+            gc0.node_score.clone().unwrap(),
+            gc1.node_score.clone().unwrap(),
+        );
+        let nmain = NodeExplanation {
+            node_score: &n0,
+            target: &gc0.target,
+        };
+        let nother = NodeExplanation {
+            node_score: &n1,
+            target: &gc1.target,
+        };
+        let on = |device| EvalConfig {
+            device,
+            ..Default::default()
+        };
+        let cpu = evaluate(&model, &batch, &main, Some(&other), &on(Device::Cpu)).unwrap();
+        let small = EvalConfig {
+            memory_budget: Some(50_000),
+            ..on(Device::Interpret)
+        };
+        for cfg in [on(Device::Interpret), small] {
+            let gpu = evaluate(&model, &batch, &main, Some(&other), &cfg).unwrap();
+            let d = json_close(&gpu.to_json(), &cpu.to_json(), 1e-4, "edge report");
+            println!("{pool:?}: edge-level metrics, interpret vs cpu: largest difference {d:.2e}");
+            let ncpu =
+                evaluate_nodes(&model, &batch, &nmain, Some(&nother), &on(Device::Cpu)).unwrap();
+            let ngpu = evaluate_nodes(&model, &batch, &nmain, Some(&nother), &cfg).unwrap();
+            let d = json_close(&ngpu.to_json(), &ncpu.to_json(), 1e-4, "node report");
+            println!("{pool:?}: node-level metrics, interpret vs cpu: largest difference {d:.2e}");
+        }
+    }
+}

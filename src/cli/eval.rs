@@ -58,6 +58,14 @@ pub struct EvalArgs {
     /// Write every value (settings, dataset metrics, per-graph columns) as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Where the masked forward passes run: auto, cpu, cuda, cuda:N or interpret. On a GPU
+    /// every masked variant of every graph is one instance of a batched forward pass (f32).
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// GPU paths: device memory in MiB that one chunk of graphs × masked variants may use
+    /// (default: half the free memory). Results do not depend on it.
+    #[arg(long)]
+    memory_budget: Option<usize>,
 }
 
 /// Runs `graph-ig eval`.
@@ -265,6 +273,9 @@ mod imp {
             curve: parse_list("--curve", &args.curve)?,
             pope_threshold: args.pope_threshold,
             charact_weights: (wp, wm),
+            // Resolved once the inputs are read and checked (see `run`).
+            device: graph_ig::Device::Cpu,
+            memory_budget: args.memory_budget.map(|m| m << 20),
         };
         cfg.validate()?;
         Ok(cfg)
@@ -332,7 +343,7 @@ mod imp {
     }
 
     pub fn run(args: EvalArgs) -> Result<()> {
-        let cfg = config(&args)?;
+        let mut cfg = config(&args)?;
         let start = Instant::now();
         let mut main = Input::read(&args.attr)?;
         let mut other = args.attr_other.as_deref().map(Input::read).transpose()?;
@@ -403,6 +414,7 @@ mod imp {
             _ => batch,
         };
         check_log_probs(&model, &batch, &main, &model_label, pool)?;
+        cfg.device = crate::cli::open_device(&args.device)?;
         let loaded = start.elapsed().as_secs_f64();
 
         let t = Instant::now();
@@ -611,12 +623,13 @@ mod imp {
             })
             .unwrap_or_default();
         println!(
-            "graph-ig eval: {} ({}, target {}) on {}, {} graphs, {edges} edges{node_count}",
+            "graph-ig eval: {} ({}, target {}) on {}, {} graphs, {edges} edges{node_count}, device {}",
             main.path().display(),
             main.meta("method").unwrap_or("?"),
             main.meta("target").unwrap_or("?"),
             ctx.dataset,
             r.graphs.len(),
+            c.device,
         );
         println!(
             "  model:       {}, {} pooling; accuracy {} against the labels",

@@ -4,7 +4,7 @@ use clap::Args;
 use graph_ig::metrics::ground_truth_auc;
 use graph_ig::sweep::Sweep;
 use graph_ig::{
-    Adaptive, Device, Error, ExplainConfig, GraphBatch, Method, NodeBaseline, Pool, Result, Rule,
+    Adaptive, Error, ExplainConfig, GraphBatch, Method, NodeBaseline, Pool, Result, Rule,
     Smoothing, Storage, Target, Wrt,
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -115,14 +115,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         }
         (None, None) => None,
     };
-    let (device, note) = match args.device.as_str() {
-        "auto" => Device::auto()?,
-        d => (d.parse()?, None),
-    };
-    if let Some(note) = note {
-        eprintln!("graph-ig: --device auto: {note}");
-    }
-    device.open()?;
+    let device = super::open_device(&args.device)?;
 
     let dataset = args.src.dataset()?;
     let (model, model_label, model_sha) = args.src.model(&dataset)?;

@@ -34,6 +34,21 @@ pub fn parse_graph_bounds(s: &str) -> Result<std::ops::Range<usize>> {
     Ok(bound(a, 0)?..bound(b, usize::MAX)?)
 }
 
+/// The device of `--device auto|cpu|cuda|cuda:N|interpret`, opened (so that a missing
+/// GPU is reported before any work); `auto` says on stderr when it falls back to the CPU.
+/// Shared by `explain` and `eval`.
+pub fn open_device(arg: &str) -> Result<graph_ig::Device> {
+    let (device, note) = match arg {
+        "auto" => graph_ig::Device::auto()?,
+        d => (d.parse()?, None),
+    };
+    if let Some(note) = note {
+        eprintln!("graph-ig: --device auto: {note}");
+    }
+    device.open()?;
+    Ok(device)
+}
+
 /// Where the graphs and the model come from; shared by `explain` and `eval`.
 #[derive(clap::Args)]
 pub struct DataArgs {

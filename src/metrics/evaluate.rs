@@ -1,5 +1,10 @@
 //! All metrics for every graph of a batch at once: the forward passes with hard
-//! edge masks (CPU reference, f64, graphs in parallel) and their reduction.
+//! edge masks and their reduction.
+//!
+//! The forward passes run on [`EvalConfig::device`]: on the CPU reference (f64, graphs
+//! in parallel), or on the GPU path, where every masked variant of every graph is one
+//! instance of a single batched forward pass ([`crate::forward`]; f32, so a predicted
+//! class can differ from the CPU's where two classes are within float32 rounding).
 //!
 //! For each graph, with `s` its edge scores ([`Ranking`]) and `m` the hard mask
 //! of [`EvalConfig::mask`], the model runs with edge weights
@@ -41,9 +46,11 @@ use super::fidelity::{
 use super::ground_truth::{GraphGroundTruth, GroundTruthSummary};
 use super::masks::{edge_scores, keep_count, pope_binarize, top_k_mask, MaskRule, Ranking};
 use crate::cpu::network::{forward, Activations, LocalGraph};
-use crate::{Error, GraphBatch, GraphConvNet, Result};
+use crate::forward::{masked_log_probs, MaskedInputs};
+use crate::{Device, Error, GraphBatch, GraphConvNet, Result};
 use rayon::prelude::*;
 use serde_json::{json, Value};
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 /// Settings of an evaluation.
@@ -59,6 +66,11 @@ pub struct EvalConfig {
     pub pope_threshold: f64,
     /// The characterization score's weights `(w+, w−)`, summing to 1.
     pub charact_weights: (f64, f64),
+    /// Where the forward passes run (the CPU reference by default).
+    pub device: Device,
+    /// GPU paths: the device memory, in bytes, one chunk of graphs × variants may use
+    /// (default: the device's default budget). Results do not depend on it.
+    pub memory_budget: Option<usize>,
 }
 
 impl Default for EvalConfig {
@@ -71,6 +83,8 @@ impl Default for EvalConfig {
             curve: (1..=9).map(|k| k as f64 / 10.0).collect(),
             pope_threshold: 0.01,
             charact_weights: (0.5, 0.5),
+            device: Device::Cpu,
+            memory_budget: None,
         }
     }
 }
@@ -428,7 +442,25 @@ pub(super) fn outcome(log_probs: &[f64], target: usize) -> Outcome {
     }
 }
 
-/// One graph's inputs and scratch space.
+/// One requested forward pass of a graph: its edge weights and, optionally, the nodes
+/// occluded (features zeroed).
+pub(super) struct Variant {
+    w: Vec<f64>,
+    occluded: Option<Vec<bool>>,
+}
+
+/// Where a graph's forward passes come from.
+pub(super) enum Passes<'a> {
+    /// Computed at once, on the CPU reference.
+    Direct,
+    /// Only recorded (the first half of a device run); the outcomes are placeholders,
+    /// which is sound because no metric's choice of masks depends on an outcome.
+    Record(RefCell<Vec<Variant>>),
+    /// Taken in request order from the log-probabilities `[S, C]` a device computed.
+    Replay(&'a [f64], Cell<usize>),
+}
+
+/// One graph's inputs and the source of its forward passes.
 pub(super) struct Runner<'a> {
     pub(super) model: &'a GraphConvNet,
     /// The graph, with local node ids.
@@ -436,6 +468,9 @@ pub(super) struct Runner<'a> {
     /// Its node features `[n, F]`.
     pub(super) x: Vec<f64>,
     pub(super) target: usize,
+    passes: Passes<'a>,
+    /// The log-probabilities of the latest pass.
+    last: RefCell<Vec<f64>>,
 }
 
 impl<'a> Runner<'a> {
@@ -445,6 +480,7 @@ impl<'a> Runner<'a> {
         batch: &GraphBatch,
         gi: usize,
         target: usize,
+        passes: Passes<'a>,
     ) -> Self {
         let gr = batch.graph(gi);
         let f = batch.num_features();
@@ -456,18 +492,61 @@ impl<'a> Runner<'a> {
                 .map(|&v| f64::from(v))
                 .collect(),
             target,
+            passes,
+            last: RefCell::new(Vec::new()),
         }
     }
 
     /// The outcome with edge weights `w` and the graph's own features.
     pub(super) fn run(&self, w: &[f64], act: &mut Activations) -> Outcome {
-        self.run_with(&self.x, w, act)
+        self.pass(w, None, act)
     }
 
-    /// The outcome with node features `x` and edge weights `w`.
-    pub(super) fn run_with(&self, x: &[f64], w: &[f64], act: &mut Activations) -> Outcome {
-        forward(self.model, &self.g, x, w, act);
-        outcome(&act.log_probs, self.target)
+    /// The outcome with edge weights `w` and the nodes `occluded` zeroed.
+    pub(super) fn run_occluded(
+        &self,
+        w: &[f64],
+        occluded: &[bool],
+        act: &mut Activations,
+    ) -> Outcome {
+        self.pass(w, Some(occluded), act)
+    }
+
+    /// The log-probabilities of the latest pass (placeholders while recording).
+    pub(super) fn last_log_probs(&self) -> Vec<f64> {
+        self.last.borrow().clone()
+    }
+
+    fn pass(&self, w: &[f64], occluded: Option<&[bool]>, act: &mut Activations) -> Outcome {
+        let c = self.model.num_classes();
+        let lp = match &self.passes {
+            Passes::Direct => {
+                let mut x = self.x.clone();
+                if let Some(o) = occluded {
+                    let f = self.x.len().checked_div(o.len()).unwrap_or(0);
+                    for (v, _) in o.iter().enumerate().filter(|(_, &b)| b) {
+                        x[v * f..(v + 1) * f].fill(0.0);
+                    }
+                }
+                forward(self.model, &self.g, &x, w, act);
+                act.log_probs.clone()
+            }
+            Passes::Record(r) => {
+                r.borrow_mut().push(Variant {
+                    w: w.to_vec(),
+                    occluded: occluded.map(<[bool]>::to_vec),
+                });
+                vec![0.0; c]
+            }
+            Passes::Replay(lp, next) => {
+                let k = next.get();
+                next.set(k + 1);
+                lp[k * c..(k + 1) * c].to_vec()
+            }
+        };
+        let o = outcome(&lp, self.target);
+        *self.last.borrow_mut() = lp;
+        o
     }
 
     /// Outcomes with only the masked edges, and with them removed.
@@ -479,9 +558,89 @@ impl<'a> Runner<'a> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn eval_graph(
+/// Runs `per_graph` on every graph of `batch` (explaining `targets`), with the forward
+/// passes on `device`: directly on the CPU reference, or recorded, computed for all
+/// graphs at once as masked variants on the device, then replayed.
+pub(super) fn for_each_graph<T: Send>(
     model: &GraphConvNet,
+    batch: &GraphBatch,
+    targets: &[usize],
+    device: Device,
+    memory_budget: Option<usize>,
+    per_graph: impl Fn(usize, &Runner<'_>, &mut Activations) -> T + Sync,
+) -> Result<Vec<T>> {
+    let graphs = 0..batch.num_graphs();
+    if device == Device::Cpu {
+        return Ok(graphs
+            .into_par_iter()
+            .map_init(Activations::default, |act, g| {
+                per_graph(
+                    g,
+                    &Runner::new(model, batch, g, targets[g], Passes::Direct),
+                    act,
+                )
+            })
+            .collect());
+    }
+    let recorded: Vec<Vec<Variant>> = graphs
+        .clone()
+        .into_par_iter()
+        .map_init(Activations::default, |act, g| {
+            let r = Runner::new(
+                model,
+                batch,
+                g,
+                targets[g],
+                Passes::Record(RefCell::default()),
+            );
+            per_graph(g, &r, act);
+            match r.passes {
+                Passes::Record(v) => v.into_inner(),
+                _ => Vec::new(),
+            }
+        })
+        .collect();
+    // Every graph gets the same number of variants; the unused ones are the full graph.
+    let s = recorded.iter().map(Vec::len).max().unwrap_or(0);
+    let (e, n) = (batch.num_edges(), batch.num_nodes());
+    let occludes = recorded.iter().flatten().any(|v| v.occluded.is_some());
+    let mut inputs = MaskedInputs {
+        variants: s,
+        edge_weight: vec![1.0; s * e],
+        node_keep: occludes.then(|| vec![1.0; s * n]),
+    };
+    for (g, vars) in recorded.iter().enumerate() {
+        let gr = batch.graph(g);
+        for (k, v) in vars.iter().enumerate() {
+            for (dst, &w) in inputs.edge_weight[k * e + gr.edges.start..k * e + gr.edges.end]
+                .iter_mut()
+                .zip(&v.w)
+            {
+                *dst = w as f32;
+            }
+            if let (Some(keep), Some(o)) = (inputs.node_keep.as_mut(), &v.occluded) {
+                for (dst, &b) in keep[k * n + gr.nodes.start..k * n + gr.nodes.end]
+                    .iter_mut()
+                    .zip(o)
+                {
+                    *dst = if b { 0.0 } else { 1.0 };
+                }
+            }
+        }
+    }
+    let lp = masked_log_probs(model, batch, &inputs, device, memory_budget)?;
+    let c = model.num_classes();
+    Ok(graphs
+        .into_par_iter()
+        .map_init(Activations::default, |act, g| {
+            let passes = Passes::Replay(&lp[g * s * c..(g + 1) * s * c], Cell::new(0));
+            per_graph(g, &Runner::new(model, batch, g, targets[g], passes), act)
+        })
+        .collect())
+}
+
+fn eval_graph(
+    runner: &Runner<'_>,
     batch: &GraphBatch,
     gi: usize,
     main: &Explanation<'_>,
@@ -490,11 +649,10 @@ fn eval_graph(
     act: &mut Activations,
 ) -> GraphEval {
     let gr = batch.graph(gi);
-    let runner = Runner::new(model, batch, gi, main.target[gi]);
     let e = gr.num_edges();
     let scores = edge_scores(&main.edge_attr[gr.edges.clone()], cfg.ranking);
     let full = runner.run(&vec![1.0; e], act);
-    let log_probs = act.log_probs.clone();
+    let log_probs = runner.last_log_probs();
 
     let m = cfg.mask.mask(&scores);
     let (kept, removed) = runner.kept_removed(&m, act);
@@ -571,12 +729,14 @@ pub fn evaluate(
     if let Some(o) = other {
         check_explanation("second attributions", o, batch, classes)?;
     }
-    let graphs: Vec<GraphEval> = (0..batch.num_graphs())
-        .into_par_iter()
-        .map_init(Activations::default, |act, g| {
-            eval_graph(model, batch, g, main, other, cfg, act)
-        })
-        .collect();
+    let graphs = for_each_graph(
+        model,
+        batch,
+        main.target,
+        cfg.device,
+        cfg.memory_budget,
+        |g, runner, act| eval_graph(runner, batch, g, main, other, cfg, act),
+    )?;
     Ok(reduce(graphs, batch, main, other.is_some(), cfg))
 }
 
@@ -741,6 +901,7 @@ pub(super) fn settings_json(c: &EvalConfig) -> Value {
         "curve_fractions": c.curve,
         "pope_threshold": c.pope_threshold,
         "charact_weights": [c.charact_weights.0, c.charact_weights.1],
+        "device": c.device.to_string(),
     })
 }
 

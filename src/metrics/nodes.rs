@@ -35,15 +35,15 @@
 //! [`edge_scores_from_nodes`]: super::masks::edge_scores_from_nodes
 
 use super::evaluate::{
-    accuracy_of, check_model, check_targets, check_values, gt_columns, pope_metrics, settings_json,
-    EvalConfig, GroundTruthReport, Outcome, PopeGraph, PopeMetrics, Runner,
+    accuracy_of, check_model, check_targets, check_values, for_each_graph, gt_columns,
+    pope_metrics, settings_json, EvalConfig, GroundTruthReport, Outcome, PopeGraph, PopeMetrics,
+    Runner,
 };
 use super::fidelity::contrastivity;
 use super::ground_truth::{node_marks, GraphGroundTruth};
 use super::masks::pope_binarize;
 use crate::cpu::network::Activations;
 use crate::{GraphBatch, GraphConvNet, Result};
-use rayon::prelude::*;
 use serde_json::{json, Value};
 
 /// One node-level explanation over a batch: a score per node and the class
@@ -96,27 +96,20 @@ pub struct NodeEvalReport {
     pub ground_truth: Option<GroundTruthReport>,
 }
 
-/// Node features and edge weights of a graph with the nodes `occluded`
-/// occluded: their features zero, and every edge into or out of them weight 0.
-fn occlude(runner: &Runner<'_>, occluded: &[bool]) -> (Vec<f64>, Vec<f64>) {
-    let n = occluded.len();
-    let f = runner.x.len().checked_div(n).unwrap_or(0);
-    let mut x = runner.x.clone();
-    for (v, _) in occluded.iter().enumerate().filter(|(_, &o)| o) {
-        x[v * f..(v + 1) * f].fill(0.0);
-    }
-    let w = runner
+/// Edge weights of a graph with the nodes `occluded` occluded: every edge into or out
+/// of them weight 0 (their features are zeroed by [`Runner::run_occluded`]).
+fn occlusion_weights(runner: &Runner<'_>, occluded: &[bool]) -> Vec<f64> {
+    runner
         .g
         .src
         .iter()
         .zip(&runner.g.dst)
         .map(|(&u, &v)| f64::from(u8::from(!occluded[u as usize] && !occluded[v as usize])))
-        .collect();
-    (x, w)
+        .collect()
 }
 
 fn eval_graph(
-    model: &GraphConvNet,
+    runner: &Runner<'_>,
     batch: &GraphBatch,
     gi: usize,
     main: &NodeExplanation<'_>,
@@ -125,13 +118,12 @@ fn eval_graph(
     act: &mut Activations,
 ) -> GraphNodeEval {
     let gr = batch.graph(gi);
-    let runner = Runner::new(model, batch, gi, main.target[gi]);
     let key = |s: &[f64]| -> Vec<f64> { s.iter().map(|&v| cfg.ranking.key(v)).collect() };
     let scores = key(&main.node_score[gr.nodes.clone()]);
     let full = runner.run(&vec![1.0; gr.num_edges()], act);
     let salient = pope_binarize(&scores, cfg.pope_threshold);
-    let (x, w) = occlude(&runner, &salient);
-    let pope_occluded = runner.run_with(&x, &w, act);
+    let w = occlusion_weights(runner, &salient);
+    let pope_occluded = runner.run_occluded(&w, &salient, act);
     let contrastivity = other.and_then(|o| {
         if o.target[gi] == main.target[gi] {
             return None;
@@ -185,12 +177,14 @@ pub fn evaluate_nodes(
             check_targets(what, e.target, batch.num_graphs(), classes)?;
         }
     }
-    let graphs: Vec<GraphNodeEval> = (0..batch.num_graphs())
-        .into_par_iter()
-        .map_init(Activations::default, |act, g| {
-            eval_graph(model, batch, g, main, other, cfg, act)
-        })
-        .collect();
+    let graphs = for_each_graph(
+        model,
+        batch,
+        main.target,
+        cfg.device,
+        cfg.memory_budget,
+        |g, runner, act| eval_graph(runner, batch, g, main, other, cfg, act),
+    )?;
 
     let labels = batch.graph_labels();
     let pred: Vec<usize> = graphs.iter().map(|g| g.full.prediction).collect();
