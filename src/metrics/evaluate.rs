@@ -943,6 +943,11 @@ fn curve_json(c: &Curve) -> Value {
     json!({"fid_plus": c.fid_plus, "fid_minus": c.fid_minus, "auc": c.auc})
 }
 
+/// One per-graph JSON column: `f` of every graph, in batch order.
+pub(super) fn per_graph<T, V: Into<Value>>(graphs: &[T], f: impl Fn(&T) -> V) -> Value {
+    Value::Array(graphs.iter().map(|x| f(x).into()).collect())
+}
+
 impl EvalReport {
     /// Every value as JSON: settings, dataset-level metrics and per-graph
     /// columns (one array per quantity, in batch order; `null` where undefined).
@@ -952,34 +957,13 @@ impl EvalReport {
         let mut put = |k: &str, v: Value| {
             pg.insert(k.to_string(), v);
         };
-        put(
-            "num_edges",
-            json!(g.iter().map(|x| x.num_edges).collect::<Vec<_>>()),
-        );
-        put(
-            "label",
-            json!(g.iter().map(|x| x.label).collect::<Vec<_>>()),
-        );
-        put(
-            "target",
-            json!(g.iter().map(|x| x.target).collect::<Vec<_>>()),
-        );
-        put(
-            "log_probs",
-            json!(g.iter().map(|x| &x.log_probs).collect::<Vec<_>>()),
-        );
-        put(
-            "kept_edges",
-            json!(g.iter().map(|x| x.kept_edges).collect::<Vec<_>>()),
-        );
-        put(
-            "pope_salient",
-            json!(g.iter().map(|x| x.pope_salient).collect::<Vec<_>>()),
-        );
-        put(
-            "contrastivity",
-            json!(g.iter().map(|x| x.contrastivity).collect::<Vec<_>>()),
-        );
+        put("num_edges", per_graph(g, |x| x.num_edges));
+        put("label", per_graph(g, |x| x.label));
+        put("target", per_graph(g, |x| x.target));
+        put("log_probs", per_graph(g, |x| x.log_probs.clone()));
+        put("kept_edges", per_graph(g, |x| x.kept_edges));
+        put("pope_salient", per_graph(g, |x| x.pope_salient));
+        put("contrastivity", per_graph(g, |x| x.contrastivity));
         let outcomes: [OutcomeColumn; 4] = [
             ("full", |x| x.full),
             ("kept", |x| x.kept),
@@ -989,12 +973,9 @@ impl EvalReport {
         for (name, f) in outcomes {
             put(
                 &format!("{name}_prediction"),
-                json!(g.iter().map(|x| f(x).prediction).collect::<Vec<_>>()),
+                per_graph(g, |x| f(x).prediction),
             );
-            put(
-                &format!("{name}_p_target"),
-                json!(g.iter().map(|x| f(x).p_target).collect::<Vec<_>>()),
-            );
+            put(&format!("{name}_p_target"), per_graph(g, |x| f(x).p_target));
         }
         let curve: [CurveColumn; 3] = [
             ("curve_kept_edges", |p| p.kept_edges),

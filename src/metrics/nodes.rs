@@ -35,7 +35,7 @@
 //! [`edge_scores_from_nodes`]: super::masks::edge_scores_from_nodes
 
 use super::evaluate::{
-    accuracy_of, check_model, check_targets, check_values, for_each_graph, gt_columns,
+    accuracy_of, check_model, check_targets, check_values, for_each_graph, gt_columns, per_graph,
     pope_metrics, settings_json, EvalConfig, GroundTruthReport, Outcome, PopeGraph, PopeMetrics,
     Runner,
 };
@@ -228,37 +228,19 @@ impl NodeEvalReport {
         let mut put = |k: &str, v: Value| {
             pg.insert(k.to_string(), v);
         };
-        put(
-            "num_nodes",
-            json!(g.iter().map(|x| x.num_nodes).collect::<Vec<_>>()),
-        );
-        put(
-            "label",
-            json!(g.iter().map(|x| x.label).collect::<Vec<_>>()),
-        );
-        put(
-            "target",
-            json!(g.iter().map(|x| x.target).collect::<Vec<_>>()),
-        );
-        put(
-            "pope_salient",
-            json!(g.iter().map(|x| x.pope_salient).collect::<Vec<_>>()),
-        );
-        put(
-            "contrastivity",
-            json!(g.iter().map(|x| x.contrastivity).collect::<Vec<_>>()),
-        );
+        put("num_nodes", per_graph(g, |x| x.num_nodes));
+        put("label", per_graph(g, |x| x.label));
+        put("target", per_graph(g, |x| x.target));
+        put("pope_salient", per_graph(g, |x| x.pope_salient));
+        put("contrastivity", per_graph(g, |x| x.contrastivity));
         type Col = (&'static str, fn(&GraphNodeEval) -> Outcome);
         let outcomes: [Col; 2] = [("full", |x| x.full), ("pope_occluded", |x| x.pope_occluded)];
         for (name, f) in outcomes {
             put(
                 &format!("{name}_prediction"),
-                json!(g.iter().map(|x| f(x).prediction).collect::<Vec<_>>()),
+                per_graph(g, |x| f(x).prediction),
             );
-            put(
-                &format!("{name}_p_target"),
-                json!(g.iter().map(|x| f(x).p_target).collect::<Vec<_>>()),
-            );
+            put(&format!("{name}_p_target"), per_graph(g, |x| f(x).p_target));
         }
         if g.iter().any(|x| x.ground_truth.is_some()) {
             let per: Vec<Option<&GraphGroundTruth>> =
