@@ -227,7 +227,11 @@ fn nitrobenzene(attr_no: f64) -> Molecule {
             label: format!("{a}-{b}"),
         });
     }
-    Molecule { atoms, bonds }
+    Molecule {
+        atoms,
+        bonds,
+        atom_score: None,
+    }
 }
 
 #[test]
@@ -294,6 +298,7 @@ struct Fixture {
     ig: PathBuf,
     saliency: PathBuf,
     nodes: PathBuf,
+    ceb: PathBuf,
     other: PathBuf,
 }
 
@@ -306,6 +311,7 @@ fn fixture() -> &'static Fixture {
             ig: root.join("ig.safetensors"),
             saliency: root.join("saliency.safetensors"),
             nodes: root.join("nodes.safetensors"),
+            ceb: root.join("ceb.safetensors"),
             other: root.join("other"),
             root,
         };
@@ -313,6 +319,7 @@ fn fixture() -> &'static Fixture {
             (&f.ig, "ig", "edges"),
             (&f.saliency, "saliency", "edges"),
             (&f.nodes, "ig", "nodes"),
+            (&f.ceb, "c-eb", "edges"),
         ] {
             cli_ok(&[
                 "explain",
@@ -405,6 +412,74 @@ fn cli_render_draws_a_mutagen_with_its_nitro_group_red() {
     let png = pm.encode_png().expect("PNG encoding");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000);
     std::fs::write(f.root.join("one.png"), png).unwrap();
+}
+
+/// A node-level explanation (contrastive EB, tensor node_score) is drawn as atom discs
+/// whose scores are the file's, with plain bonds and an atom-score colour bar.
+#[test]
+fn cli_render_draws_node_scores_on_the_atoms() {
+    let f = fixture();
+    let file = AttrFile::open(&f.ceb).unwrap();
+    let g = 1;
+    let out = f.root.join("ceb.svg");
+    cli_ok(&[
+        "render",
+        "--attr",
+        s(&f.ceb),
+        "--graph",
+        &g.to_string(),
+        "--out",
+        s(&out),
+    ]);
+    let svg = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed XML");
+    let scores: Vec<f64> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("atom"))
+        .map(|n| {
+            n.attribute("data-score")
+                .expect("every atom has a score")
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let want = file.node_score(g).unwrap();
+    assert_eq!(scores.len(), want.len());
+    for (a, b) in scores.iter().zip(want) {
+        assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    // The atom of largest |score| has the largest, fully coloured disc.
+    let discs: Vec<(f64, String)> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("atom"))
+        .map(|n| {
+            let c = n.children().find(|c| c.has_tag_name("circle")).unwrap();
+            (
+                c.attribute("r").unwrap().parse().unwrap(),
+                c.attribute("fill").unwrap().to_string(),
+            )
+        })
+        .collect();
+    let top = (0..want.len())
+        .max_by(|&a, &b| want[a].abs().total_cmp(&want[b].abs()))
+        .unwrap();
+    let rmax = discs.iter().map(|d| d.0).fold(0.0, f64::max);
+    assert_eq!(discs[top].0, rmax, "{discs:?}");
+    assert_ne!(discs[top].1, "white");
+    // Bonds carry no attribution of their own; the colour bar says what it shows.
+    assert!(doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("bond"))
+        .all(|n| n.attribute("data-attr") == Some("0")));
+    assert!(doc
+        .descendants()
+        .any(|n| n.text() == Some("atom score (node level)")));
+    let pm = rasterise(&svg);
+    let (ink, red, blue) = count_pixels(&pm);
+    assert!(
+        ink > 3000 && red + blue > 100,
+        "{ink} drawn, {red} red, {blue} blue"
+    );
 }
 
 #[test]

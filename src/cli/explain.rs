@@ -229,7 +229,11 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         "  graphs/second:    {:.1}",
         computed as f64 / summary.seconds.max(1e-9)
     );
-    println!("  largest |delta|:  {:.3e}", a.max_abs_delta());
+    if config.method.node_level() {
+        println!("  node scores:      node_score (no completeness delta for a node-level method)");
+    } else {
+        println!("  largest |delta|:  {:.3e}", a.max_abs_delta());
+    }
     if let Some(s) = a.edge_steps.as_ref().or(a.node_steps.as_ref()) {
         let (lo, hi) = (s.iter().min().unwrap_or(&0), s.iter().max().unwrap_or(&0));
         if config.adaptive.is_some() {

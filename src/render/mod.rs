@@ -1,5 +1,7 @@
 //! Pictures of explanations: molecules drawn as hand-written SVG, bonds
-//! coloured and sized by their attribution.
+//! coloured and sized by their attribution, or, for the node-level methods
+//! (Grad-CAM, the contrastive gradient, EB, c-EB), atoms on discs coloured and
+//! sized by their score.
 //!
 //! - [`layout`] places the atoms so the drawing looks like a molecule
 //!   (regular rings, zigzag chains, no crossing bonds where it can).
@@ -8,7 +10,9 @@
 //! - [`render_svg`] draws one panel or a grid of panels: atom symbols (H
 //!   smaller), bonds as one, two or three lines by bond order, coloured by a
 //!   diverging map (blue negative, grey 0, red positive, symmetric around 0)
-//!   and wider as |attribution| grows, a title and a colour bar per panel.
+//!   and wider as |attribution| grows, a title and a colour bar per panel;
+//!   with [`Molecule::atom_score`], a disc behind each atom in the same colours,
+//!   larger as |score| grows, and thin grey bonds.
 //!
 //! ```
 //! use graph_ig::render::{render_svg, Molecule, MolBond, Panel, RenderOptions};
@@ -17,6 +21,7 @@
 //! let molecule = Molecule {
 //!     atoms,
 //!     bonds: vec![bond(0, 1, 1, 0.1), bond(1, 2, 2, 0.9), bond(1, 3, 1, 0.8)],
+//!     atom_score: None,
 //! };
 //! let panel = Panel { title: "nitro".into(), subtitle: "ig".into(), molecule };
 //! let svg = render_svg(&[panel], &RenderOptions::default());
@@ -61,6 +66,9 @@ pub struct Molecule {
     pub atoms: Vec<String>,
     /// The bonds, each once.
     pub bonds: Vec<MolBond>,
+    /// Node-level scores, one per atom: when present they colour and size the atoms
+    /// and the colour bar, and the bonds are drawn plain.
+    pub atom_score: Option<Vec<f64>>,
 }
 
 /// One picture of a grid: a molecule with a title.
@@ -101,12 +109,21 @@ impl Default for RenderOptions {
 
 impl Molecule {
     /// The molecule of the file's graph `g` (a position in the file), named from
-    /// `data`, with bond attributions from the `undirected_edge_*` tensors.
+    /// `data`, with bond attributions from the `undirected_edge_*` tensors, or,
+    /// for a file of a node-level method (tensor `node_score`, no edge
+    /// attributions), atom scores and plain bonds.
     ///
-    /// Errors if `g` is out of range, the file has no edge attributions, or the
-    /// graph does not match the dataset (see [`AttrFile::match_dataset`]).
+    /// Errors if `g` is out of range, the file has neither edge attributions nor
+    /// node scores, or the graph does not match the dataset (see
+    /// [`AttrFile::match_dataset`]).
     pub fn from_file(file: &AttrFile, g: usize, data: &LabeledGraphs) -> Result<Molecule> {
-        file.edge_attr(g)?;
+        let atom_score =
+            if file.tensors().edge_attr.is_none() && file.tensors().node_score.is_some() {
+                Some(file.node_score(g)?.to_vec())
+            } else {
+                file.edge_attr(g)?;
+                None
+            };
         let gr = file.match_dataset(g, data)?;
         if gr.num_nodes() > MAX_ATOMS {
             return Err(crate::Error::Config(format!(
@@ -130,7 +147,18 @@ impl Molecule {
             *marked.entry(key).or_insert(false) |= m;
         }
         let mut bonds = Vec::new();
-        for (u, v, attr) in file.bonds(g)? {
+        let pairs: Vec<(usize, usize, f64)> = if atom_score.is_some() {
+            // Each bond once, in order of first appearance, with no attribution of its own.
+            let mut seen = std::collections::HashSet::new();
+            file.edge_pairs(g)?
+                .into_iter()
+                .map(|(s, t)| (s.min(t), s.max(t), 0.0))
+                .filter(|&(u, v, _)| seen.insert((u, v)))
+                .collect()
+        } else {
+            file.bonds(g)?
+        };
+        for (u, v, attr) in pairs {
             if u == v {
                 continue;
             }
@@ -148,7 +176,11 @@ impl Molecule {
                     .to_string(),
             });
         }
-        Ok(Molecule { atoms, bonds })
+        Ok(Molecule {
+            atoms,
+            bonds,
+            atom_score,
+        })
     }
 }
 
@@ -212,10 +244,15 @@ struct Drawn<'a> {
     vmax: f64,
 }
 
+/// The largest finite |value| the panel's colours show: of the atom scores when
+/// there are any, else of the bond attributions.
 fn largest_abs(m: &Molecule) -> f64 {
-    m.bonds
-        .iter()
-        .map(|b| b.attr.abs())
+    let values: Box<dyn Iterator<Item = f64> + '_> = match &m.atom_score {
+        Some(s) => Box::new(s.iter().copied()),
+        None => Box::new(m.bonds.iter().map(|b| b.attr)),
+    };
+    values
+        .map(f64::abs)
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max)
 }
@@ -393,7 +430,8 @@ fn draw_panel(
         }
         let _ = writeln!(out, "</g>");
     }
-    // Atoms: a white disc that cuts the bonds, then the symbol.
+    // Atoms: a disc that cuts the bonds (white, or coloured and sized by the atom's
+    // score), then the symbol.
     for (i, sym) in m.atoms.iter().enumerate() {
         let p = px(d.pos[i]);
         let (r, size, weight, fill) = match sym.as_str() {
@@ -401,9 +439,28 @@ fn draw_panel(
             "C" => (0.2 * s, 0.36 * s, "normal", "#444"),
             _ => (0.27 * s, 0.46 * s, "bold", "#111"),
         };
+        let score = m.atom_score.as_ref().and_then(|v| v.get(i).copied());
+        let (r, disc, extra) = match score {
+            None => (r, "white".to_string(), String::new()),
+            Some(v) => {
+                let t = v / d.vmax;
+                let mag = if t.is_finite() { t.abs().min(1.0) } else { 0.0 };
+                let tip = format!("<title>{}{i}: {v:+.4}</title>", escape(sym));
+                (
+                    r.max(0.22 * s) + 0.22 * s * mag,
+                    diverging(t),
+                    format!(r#" data-score="{v}">{tip}"#),
+                )
+            }
+        };
+        let open = if extra.is_empty() {
+            r#"<g class="atom">"#.to_string()
+        } else {
+            format!(r#"<g class="atom"{extra}"#)
+        };
         let _ = writeln!(
             out,
-            r##"<g class="atom"><circle cx="{}" cy="{}" r="{}" fill="white"/><text x="{}" y="{}" text-anchor="middle" font-size="{}" font-weight="{weight}" fill="{fill}">{}</text></g>"##,
+            r##"{open}<circle cx="{}" cy="{}" r="{}" fill="{disc}"/><text x="{}" y="{}" text-anchor="middle" font-size="{}" font-weight="{weight}" fill="{fill}">{}</text></g>"##,
             num(p[0]),
             num(p[1]),
             num(r),
@@ -434,9 +491,14 @@ fn draw_panel(
     let _ = writeln!(out, "</linearGradient></defs>");
     let _ = writeln!(
         out,
-        r##"<text x="{}" y="{}" text-anchor="middle" font-size="11" fill="#555">bond attribution (both directions)</text>"##,
+        r##"<text x="{}" y="{}" text-anchor="middle" font-size="11" fill="#555">{}</text>"##,
         num(cell[0] / 2.0),
-        num(by - 6.0)
+        num(by - 6.0),
+        if m.atom_score.is_some() {
+            "atom score (node level)"
+        } else {
+            "bond attribution (both directions)"
+        }
     );
     let _ = writeln!(
         out,
