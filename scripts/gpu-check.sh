@@ -70,7 +70,7 @@ else
     echo "   warning: no Mutagenicity at $data; the sweep will be skipped"
 fi
 cp scripts/gpu-run.sh "$gpu/run.sh"
-cp scripts/compare_outputs.py scripts/bench_peers.py scripts/tutorial_model.py "$gpu/"
+cp scripts/compare_outputs.py scripts/compare_json.py scripts/bench_peers.py scripts/tutorial_model.py "$gpu/"
 # captum is not installed on the GPU machine: its wheel travels (pure Python).
 mkdir -p "$gpu/wheels"
 python3 -m pip download --quiet --disable-pip-version-check --no-deps "captum==0.9.0" -d "$gpu/wheels"

@@ -40,6 +40,13 @@ if [ -e "$GRAPH_IG_DATA/Mutagenicity_A.txt" ]; then
     done
     if python3 "$gpu/compare_outputs.py" "$out/sweep_cuda.safetensors" "$out/sweep_cpu.safetensors" > "$out/compare.log" 2>&1; then r=agree; else r=DISAGREE; fi
     rows+=("cuda vs cpu sweep|$r|$(grep -m1 edge_attr "$out/compare.log" | cut -c1-60)")
+    # The metrics of the IG sweep with their forward passes on the GPU and on the CPU.
+    for d in cuda cpu; do
+        "$gpu/bin/graph-ig" eval --attr "$out/sweep_cpu.safetensors" --data "$GRAPH_IG_DATA" \
+            --name Mutagenicity --device $d --json "$out/eval_$d.json" > "$out/eval_$d.log" 2>&1
+    done
+    if python3 "$gpu/compare_json.py" "$out/eval_cuda.json" "$out/eval_cpu.json" > "$out/compare_eval.log" 2>&1; then r=agree; else r=DISAGREE; fi
+    rows+=("eval cuda vs cpu|$r|$(grep -E 'time:' "$out/eval_cuda.log" | awk '{print "cuda "$2"s"}'), $(grep -E 'time:' "$out/eval_cpu.log" | awk '{print "cpu "$2"s"}'); $(head -1 "$out/compare_eval.log" | cut -c1-40)")
     # The other methods on all 4337 graphs: the GPU's file against the CPU's.
     for m in saliency smoothgrad vargrad grad-cam contrastive-gradient eb c-eb; do
         floor=1e-5; case $m in eb|c-eb) floor=1;; esac
