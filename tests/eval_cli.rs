@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{run_cli, text};
+use common::{pairwise_auc, run_cli, text};
 use graph_ig::metrics::evaluate::Explanation;
 use graph_ig::metrics::nodes::{evaluate_nodes, NodeExplanation};
 use graph_ig::metrics::{edge_scores_from_nodes, evaluate, EvalConfig};
@@ -337,24 +337,6 @@ fn eval_errors_are_clean() {
     ]);
     assert!(!o.status.success());
     assert!(!text(&o.stderr).contains("panicked"));
-}
-
-/// From-scratch ROC-AUC: the share of (marked, unmarked) pairs ordered right, ties 1/2.
-fn pairwise_auc(s: &[f64], marks: &[u8]) -> Option<f64> {
-    let (mut num, mut pairs) = (0.0, 0usize);
-    for i in (0..s.len()).filter(|&i| marks[i] != 0) {
-        for j in (0..s.len()).filter(|&j| marks[j] == 0) {
-            pairs += 1;
-            num += if s[i] > s[j] {
-                1.0
-            } else if s[i] == s[j] {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    (pairs > 0).then(|| num / pairs as f64)
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! from-scratch pairwise (Mann–Whitney) count.
 
 mod common;
+use common::pairwise_auc;
 
 use graph_ig::metrics::evaluate::{EvalReport, Explanation};
 use graph_ig::metrics::fidelity::{
@@ -885,25 +886,6 @@ fn pyg_reference_fixture() {
 }
 
 // ------------------------------------------------------------ node level
-
-/// ROC-AUC from scratch: the fraction of (positive, negative) pairs where the
-/// positive scores higher, ties counting 1/2. `None` without both kinds.
-fn pairwise_auc(s: &[f64], marks: &[u8]) -> Option<f64> {
-    let (mut num, mut pairs) = (0.0, 0usize);
-    for i in (0..s.len()).filter(|&i| marks[i] != 0) {
-        for j in (0..s.len()).filter(|&j| marks[j] == 0) {
-            pairs += 1;
-            num += if s[i] > s[j] {
-                1.0
-            } else if s[i] == s[j] {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    (pairs > 0).then(|| num / pairs as f64)
-}
 
 /// Four graphs for the node-level hand computation (see [`node_level_hand_computed`]).
 fn node_hand_batch() -> GraphBatch {
