@@ -65,13 +65,7 @@ pub fn masked_log_probs(
     memory_budget: Option<usize>,
 ) -> Result<Vec<f64>> {
     inputs.validate(batch)?;
-    if model.num_features() != batch.num_features() {
-        return Err(Error::Config(format!(
-            "the model takes {} node features but the batch has {}",
-            model.num_features(),
-            batch.num_features()
-        )));
-    }
+    model.check_batch(batch)?;
     device.check()?;
     let _ = memory_budget;
     match device {

@@ -291,6 +291,18 @@ impl GraphConvNet {
         self.convs[0].lin_rel.in_dim
     }
 
+    /// Checks that `batch` has the node feature width this model takes.
+    pub fn check_batch(&self, batch: &crate::GraphBatch) -> Result<()> {
+        if batch.num_features() != self.num_features() {
+            return Err(Error::Mismatch(format!(
+                "the batch has {} node features, the model takes {}",
+                batch.num_features(),
+                self.num_features()
+            )));
+        }
+        Ok(())
+    }
+
     /// Number of output classes `C`.
     pub fn num_classes(&self) -> usize {
         self.lin2.out_dim

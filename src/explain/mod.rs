@@ -410,13 +410,7 @@ impl Default for ExplainConfig {
 impl ExplainConfig {
     /// Checks the settings against a model and a batch before any work starts.
     pub fn validate(&self, model: &GraphConvNet, batch: &GraphBatch) -> Result<()> {
-        if batch.num_features() != model.num_features() {
-            return Err(Error::Mismatch(format!(
-                "the batch has {} node features, the model takes {}",
-                batch.num_features(),
-                model.num_features()
-            )));
-        }
+        model.check_batch(batch)?;
         if self.method == Method::Cam {
             return Err(Error::Config(
                 "CAM needs global pooling followed directly by the output layer (Pope et al. 2019); \

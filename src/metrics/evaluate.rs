@@ -416,18 +416,6 @@ fn check_explanation(
     check_values(what, "edge", e.edge_attr, batch.edge_ptr())
 }
 
-/// Checks that the model takes the batch's node features.
-pub(super) fn check_model(model: &GraphConvNet, batch: &GraphBatch) -> Result<()> {
-    if model.num_features() != batch.num_features() {
-        return Err(Error::Mismatch(format!(
-            "the model takes {} node features, the data have {}",
-            model.num_features(),
-            batch.num_features()
-        )));
-    }
-    Ok(())
-}
-
 /// Arg-max (the first class on ties) and the target's probability.
 pub(super) fn outcome(log_probs: &[f64], target: usize) -> Outcome {
     let mut best = 0;
@@ -723,7 +711,7 @@ pub fn evaluate(
     cfg: &EvalConfig,
 ) -> Result<EvalReport> {
     cfg.validate()?;
-    check_model(model, batch)?;
+    model.check_batch(batch)?;
     let classes = model.num_classes();
     check_explanation("attributions", main, batch, classes)?;
     if let Some(o) = other {

@@ -35,9 +35,8 @@
 //! [`edge_scores_from_nodes`]: super::masks::edge_scores_from_nodes
 
 use super::evaluate::{
-    accuracy_of, check_model, check_targets, check_values, for_each_graph, gt_columns, per_graph,
-    pope_metrics, settings_json, EvalConfig, GroundTruthReport, Outcome, PopeGraph, PopeMetrics,
-    Runner,
+    accuracy_of, check_targets, check_values, for_each_graph, gt_columns, per_graph, pope_metrics,
+    settings_json, EvalConfig, GroundTruthReport, Outcome, PopeGraph, PopeMetrics, Runner,
 };
 use super::fidelity::contrastivity;
 use super::ground_truth::{node_marks, GraphGroundTruth};
@@ -168,7 +167,7 @@ pub fn evaluate_nodes(
     cfg: &EvalConfig,
 ) -> Result<NodeEvalReport> {
     cfg.validate()?;
-    check_model(model, batch)?;
+    model.check_batch(batch)?;
     let classes = model.num_classes();
     let ptr = batch.node_ptr();
     for (what, e) in [("node scores", Some(main)), ("second node scores", other)] {
