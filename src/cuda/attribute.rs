@@ -576,10 +576,7 @@ pub fn explain<G: Gpu>(
     }
     let dm = DeviceModel::upload(gpu, model)?;
     let packed = PackedModel::upload(gpu, model)?;
-    let budget = match cfg.memory_budget {
-        Some(b) => b,
-        None => gpu.default_budget()?,
-    };
+    let budget = gpu.budget(cfg.memory_budget)?;
     let (g, c, f) = (
         batch.num_graphs(),
         model.num_classes(),

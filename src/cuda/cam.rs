@@ -152,10 +152,7 @@ pub fn explain<G: Gpu>(
         }
         _ => None,
     };
-    let budget = match cfg.memory_budget {
-        Some(b) => b,
-        None => gpu.default_budget()?,
-    };
+    let budget = gpu.budget(cfg.memory_budget)?;
     let c = model.num_classes();
     let mut out = Attributions {
         num_classes: c,

@@ -82,6 +82,13 @@ pub trait Gpu {
     fn launch(&self, kernel: &'static str, shape: Shape, args: &mut [Arg<'_, Self>]) -> Result<()>;
     /// Bytes the activations of one chunk may use by default.
     fn default_budget(&self) -> Result<usize>;
+    /// The memory budget of a run: `requested`, or else [`Gpu::default_budget`].
+    fn budget(&self, requested: Option<usize>) -> Result<usize> {
+        match requested {
+            Some(b) => Ok(b),
+            None => self.default_budget(),
+        }
+    }
     /// The largest grid this device launches (interpret mode keeps it small).
     fn max_grid(&self) -> u32;
     /// The most dynamic shared memory one block may use, in bytes.

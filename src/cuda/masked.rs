@@ -22,10 +22,7 @@ pub fn masked_log_probs<G: Gpu>(
     memory_budget: Option<usize>,
 ) -> Result<Vec<f64>> {
     let dm = DeviceModel::upload(gpu, model)?;
-    let budget = match memory_budget {
-        Some(b) => b,
-        None => gpu.default_budget()?,
-    };
+    let budget = gpu.budget(memory_budget)?;
     let (s, e_all, n_all) = (inputs.variants, batch.num_edges(), batch.num_nodes());
     let (c, f) = (model.num_classes(), batch.num_features());
     let mut out = vec![0.0f64; batch.num_graphs() * s * c];

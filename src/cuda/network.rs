@@ -326,8 +326,8 @@ pub fn backward<G: Gpu>(
     )?;
     let num_layers = m.convs.len();
     let record = layers.is_some();
-    // Recorded gradients of h[1..=L], filled from the top.
-    let mut rec: Vec<Option<G::Buf<f32>>> = (0..num_layers).map(|_| None).collect();
+    // Recorded gradients of h[L], h[L-1], ..., h[1] (from the top).
+    let mut rec: Vec<G::Buf<f32>> = Vec::new();
     let mut dh = gpu.zeros::<f32>(rows * d)?;
     pool_backward(
         gpu,
@@ -344,7 +344,7 @@ pub fn backward<G: Gpu>(
     )?;
     if record && num_layers > 0 {
         let masked = relu_backward(gpu, &act.h[num_layers], &dh, rows * d)?;
-        rec[num_layers - 1] = Some(std::mem::replace(&mut dh, masked));
+        rec.push(std::mem::replace(&mut dh, masked));
     }
     let mut dw = if want_dw {
         Some(gpu.zeros::<f32>(steps * g.num_edges)?)
@@ -354,6 +354,9 @@ pub fn backward<G: Gpu>(
     for l in (0..num_layers).rev() {
         let (rel, root) = &m.convs[l];
         let din = rel.in_dim;
+        if l == 0 && !want_dx && dw.is_none() {
+            break;
+        }
         // dh is the gradient of layer l+1's pre-activation here.
         let mut d_agg = gpu.zeros::<f32>(rows * din)?;
         linear_backward_input(
@@ -393,19 +396,15 @@ pub fn backward<G: Gpu>(
         scatter_add_backward_input(gpu, g, w, steps, &d_agg, mask, din, &mut dprev)?;
         if record && l > 0 {
             let masked = relu_backward(gpu, &act.h[l], &dprev, rows * din)?;
-            rec[l - 1] = Some(dprev);
+            rec.push(dprev);
             dh = masked;
         } else {
             dh = dprev;
         }
     }
     if let Some(out) = layers {
-        out.clear();
-        for r in rec {
-            out.push(r.ok_or_else(|| {
-                Error::Device("internal error: a layer gradient was not recorded".into())
-            })?);
-        }
+        rec.reverse();
+        *out = rec;
     }
     Ok((if want_dx { Some(dh) } else { None }, dw))
 }

@@ -50,6 +50,7 @@ use crate::forward::{masked_log_probs, MaskedInputs};
 use crate::{Device, Error, GraphBatch, GraphConvNet, Result};
 use rayon::prelude::*;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
@@ -509,13 +510,18 @@ impl<'a> Runner<'a> {
         let c = self.model.num_classes();
         let lp = match &self.passes {
             Passes::Direct => {
-                let mut x = self.x.clone();
-                if let Some(o) = occluded {
-                    let f = self.x.len().checked_div(o.len()).unwrap_or(0);
-                    for (v, _) in o.iter().enumerate().filter(|(_, &b)| b) {
-                        x[v * f..(v + 1) * f].fill(0.0);
+                // The graph's own features, copied only to zero occluded nodes.
+                let x = match occluded {
+                    None => Cow::Borrowed(&self.x[..]),
+                    Some(o) => {
+                        let f = self.x.len().checked_div(o.len()).unwrap_or(0);
+                        let mut x = self.x.clone();
+                        for (v, _) in o.iter().enumerate().filter(|(_, &b)| b) {
+                            x[v * f..(v + 1) * f].fill(0.0);
+                        }
+                        Cow::Owned(x)
                     }
-                }
+                };
                 forward(self.model, &self.g, &x, w, act);
                 act.log_probs.clone()
             }
