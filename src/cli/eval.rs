@@ -85,7 +85,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
 #[cfg(feature = "cpu-ref")]
 mod imp {
     use super::EvalArgs;
-    use graph_ig::cpu::network::{log_probs, LocalGraph};
+    use graph_ig::cpu::network::{LocalGraph, Network};
     use graph_ig::metrics::evaluate::{EvalReport, Explanation, GroundTruthReport, PopeMetrics};
     use graph_ig::metrics::ground_truth::GroundTruthSummary;
     use graph_ig::metrics::nodes::{evaluate_nodes, NodeEvalReport, NodeExplanation};
@@ -305,6 +305,7 @@ mod imp {
             ));
         }
         let f = batch.num_features();
+        let net = Network::new(model);
         let worst = (0..batch.num_graphs())
             .into_par_iter()
             .map(|g| {
@@ -313,8 +314,7 @@ mod imp {
                     .iter()
                     .map(|&v| f64::from(v))
                     .collect();
-                let ours = log_probs(
-                    model,
+                let ours = net.log_probs(
                     &LocalGraph::from_batch(batch, g),
                     &x,
                     &vec![1.0; gr.num_edges()],

@@ -2,11 +2,12 @@
 //! graphs in parallel. All arithmetic is f64.
 
 use super::dense::axpy;
-use super::network::{backward, forward, log_probs, Activations, LocalGraph};
+use super::network::{backward, Activations, LocalGraph, Network};
 use crate::explain::noise::NoiseStream;
-use crate::explain::{Attributions, ExplainConfig, Method, StepTable};
+use crate::explain::{Attributions, ExplainConfig, Method, Rule, StepTable};
 use crate::{GraphBatch, GraphConvNet, Result};
 use rayon::prelude::*;
+use std::sync::OnceLock;
 
 /// Steps are summed in fixed groups of this size (in order, then the groups in
 /// order), so results do not depend on whether the groups ran in parallel.
@@ -14,6 +15,40 @@ const STEP_GROUP: usize = 8;
 
 /// Graphs with at least this many nodes plus edges integrate their step groups in parallel.
 const PARALLEL_STEPS_SIZE: usize = 2048;
+
+/// IG's step tables, shared by every graph: the configured count, then (adaptive)
+/// each doubling up to the maximum, each built when a graph first needs it.
+struct StepTables {
+    rule: Rule,
+    counts: Vec<usize>,
+    tables: Vec<OnceLock<StepTable>>,
+}
+
+impl StepTables {
+    /// The tables of `cfg` (none unless the method is IG).
+    fn new(cfg: &ExplainConfig) -> Result<Self> {
+        let mut counts = Vec::new();
+        if cfg.method == Method::IntegratedGradients {
+            cfg.rule.table(cfg.steps)?; // rejects too few steps; the doublings are more
+            counts.push(cfg.steps);
+            if let Some(a) = cfg.adaptive {
+                while let Some(&s) = counts.last().filter(|&&s| s < a.max_steps) {
+                    counts.push(s.saturating_mul(2).min(a.max_steps));
+                }
+            }
+        }
+        Ok(StepTables {
+            rule: cfg.rule,
+            tables: counts.iter().map(|_| OnceLock::new()).collect(),
+            counts,
+        })
+    }
+
+    /// The table of the given round (0: the configured steps).
+    fn round(&self, k: usize) -> &StepTable {
+        self.tables[k].get_or_init(|| self.rule.table_unchecked(self.counts[k]))
+    }
+}
 
 /// Per-thread scratch space of one gradient evaluation.
 #[derive(Default)]
@@ -35,7 +70,8 @@ impl Scratch {
 
 /// Everything about one graph that its attribution needs.
 struct GraphInput<'a> {
-    model: &'a GraphConvNet,
+    net: &'a Network<'a>,
+    tables: &'a StepTables,
     g: LocalGraph,
     /// Node features `[n, F]`.
     x: Vec<f64>,
@@ -54,7 +90,7 @@ impl GraphInput<'_> {
 
     /// Target log-probability at edge weights `w` and features `x`.
     fn f(&self, x: &[f64], w: &[f64]) -> f64 {
-        log_probs(self.model, &self.g, x, w)[self.target]
+        self.net.log_probs(&self.g, x, w)[self.target]
     }
 
     /// Gradient of the target log-probability with respect to the edge weights, at `w = alpha`.
@@ -64,9 +100,9 @@ impl GraphInput<'_> {
         let mut w = std::mem::take(&mut s.w);
         s.add_noise(&mut w);
         s.w = w;
-        forward(self.model, &self.g, &self.x, &s.w, &mut s.act);
+        self.net.forward(&self.g, &self.x, &s.w, &mut s.act);
         backward(
-            self.model,
+            self.net.model,
             &self.g,
             &s.w,
             &s.act,
@@ -90,9 +126,9 @@ impl GraphInput<'_> {
         let mut x = std::mem::take(&mut s.x);
         s.add_noise(&mut x);
         s.x = x;
-        forward(self.model, &self.g, &s.x, &s.w, &mut s.act);
+        self.net.forward(&self.g, &s.x, &s.w, &mut s.act);
         backward(
-            self.model,
+            self.net.model,
             &self.g,
             &s.w,
             &s.act,
@@ -204,25 +240,25 @@ fn attribute<'m>(
             Ok(finish(attr, sm.samples))
         }
         Method::IntegratedGradients => {
-            let mut steps = cfg.steps;
+            let mut k = 0;
             loop {
-                let table = cfg.rule.table(steps)?;
-                let sum = gi.integrate(&table, len, grad);
+                let table = gi.tables.round(k);
+                let steps = table.len();
+                let sum = gi.integrate(table, len, grad);
                 let attr: Vec<f64> = if cfg.multiply_by_inputs {
                     sum.iter().zip(diff).map(|(a, b)| a * b).collect()
                 } else {
                     sum
                 };
                 let done = finish(attr, steps);
-                match cfg.adaptive {
-                    Some(a)
-                        if done.delta.abs() > a.tol * (f_in - f_base).abs()
-                            && steps < a.max_steps =>
-                    {
-                        steps = (2 * steps).min(a.max_steps);
-                    }
-                    _ => return Ok(done),
+                let more = k + 1 < gi.tables.counts.len()
+                    && cfg
+                        .adaptive
+                        .is_some_and(|a| done.delta.abs() > a.tol * (f_in - f_base).abs());
+                if !more {
+                    return Ok(done);
                 }
+                k += 1;
             }
         }
     }
@@ -237,7 +273,8 @@ struct GraphResult {
 }
 
 fn explain_graph(
-    model: &GraphConvNet,
+    net: &Network,
+    tables: &StepTables,
     batch: &GraphBatch,
     gidx: usize,
     cfg: &ExplainConfig,
@@ -257,10 +294,11 @@ fn explain_graph(
     };
     let e = g.src.len();
     let ones = vec![1.0; e];
-    let lp = log_probs(model, &g, &x, &ones);
+    let lp = net.log_probs(&g, &x, &ones);
     let target = cfg.target.resolve(batch, gidx, &lp);
     let gi = GraphInput {
-        model,
+        net,
+        tables,
         parallel: g.n + e >= PARALLEL_STEPS_SIZE,
         g,
         x,
@@ -318,10 +356,11 @@ pub fn explain(
         return super::cam::explain(model, batch, cfg, progress);
     }
     let base = cfg.node_baseline.expand(batch);
+    let (net, tables) = (Network::new(model), StepTables::new(cfg)?);
     let results: Vec<GraphResult> = (0..batch.num_graphs())
         .into_par_iter()
         .map(|g| {
-            let r = explain_graph(model, batch, g, cfg, base.as_deref());
+            let r = explain_graph(&net, &tables, batch, g, cfg, base.as_deref());
             progress(1);
             r
         })

@@ -9,18 +9,19 @@
 //! - Excitation Backprop and contrastive EB: see [`super::excitation`].
 
 use super::excitation::{excitation, negated};
-use super::network::{backward_from, forward, Activations, LocalGraph};
+use super::network::{backward_from, Activations, LocalGraph, Network};
 use crate::explain::{Attributions, ExplainConfig, Method};
 use crate::{GraphBatch, GraphConvNet, Result};
 use rayon::prelude::*;
 
 /// Scores of one graph: `(log_probs, target, scores [n])`.
 fn graph_scores(
-    model: &GraphConvNet,
+    net: &Network,
     batch: &GraphBatch,
     gidx: usize,
     cfg: &ExplainConfig,
 ) -> (Vec<f64>, usize, Vec<f64>) {
+    let model = net.model;
     let gr = batch.graph(gidx);
     let f = batch.num_features();
     let g = LocalGraph::from_batch(batch, gidx);
@@ -30,7 +31,7 @@ fn graph_scores(
         .collect();
     let w = vec![1.0; g.src.len()];
     let mut act = Activations::default();
-    forward(model, &g, &x, &w, &mut act);
+    net.forward(&g, &x, &w, &mut act);
     let target = cfg.target.resolve(batch, gidx, &act.log_probs);
     let mut dz = vec![0.0; model.num_classes()];
     dz[target] = 1.0;
@@ -88,10 +89,11 @@ pub fn explain(
     cfg: &ExplainConfig,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Attributions> {
+    let net = Network::new(model);
     let results: Vec<(Vec<f64>, usize, Vec<f64>)> = (0..batch.num_graphs())
         .into_par_iter()
         .map(|g| {
-            let r = graph_scores(model, batch, g, cfg);
+            let r = graph_scores(&net, batch, g, cfg);
             progress(1);
             r
         })

@@ -15,28 +15,9 @@ pub fn linear_forward(lin: &Linear, x: &[f64], rows: usize, y: &mut [f64]) {
     }
 }
 
-/// `y[r, :] += W x[r, :]` (no bias) for `rows` rows.
-pub fn linear_forward_acc(lin: &Linear, x: &[f64], rows: usize, y: &mut [f64]) {
-    for r in 0..rows {
-        let xr = &x[r * lin.in_dim..(r + 1) * lin.in_dim];
-        let yr = &mut y[r * lin.out_dim..(r + 1) * lin.out_dim];
-        for (o, yo) in yr.iter_mut().enumerate() {
-            *yo += dot(&lin.weight[o * lin.in_dim..(o + 1) * lin.in_dim], xr);
-        }
-    }
-}
-
 /// `dx[r, :] += Wᵀ dy[r, :]` for `rows` rows: the gradient of a linear layer's input.
 pub fn linear_backward_input(lin: &Linear, dy: &[f64], rows: usize, dx: &mut [f64]) {
-    for r in 0..rows {
-        let dyr = &dy[r * lin.out_dim..(r + 1) * lin.out_dim];
-        let dxr = &mut dx[r * lin.in_dim..(r + 1) * lin.in_dim];
-        for (o, &g) in dyr.iter().enumerate() {
-            if g != 0.0 {
-                axpy(g, &lin.weight[o * lin.in_dim..(o + 1) * lin.in_dim], dxr);
-            }
-        }
-    }
+    rows_times_transposed(&lin.weight, lin.out_dim, lin.in_dim, dy, rows, dx);
 }
 
 /// In-place ReLU.
@@ -99,9 +80,76 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// `y += a x`.
-#[inline]
+#[inline(always)]
 pub fn axpy(a: f64, x: &[f64], y: &mut [f64]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
     }
+}
+
+/// `y[r, :] += Σ_i x[r, i] · wt[i, :]` for `rows` rows, where `wt` is `[in, out]`
+/// (a weight `[out, in]` transposed, or a weight itself for its input gradient).
+/// Zero inputs are skipped: their terms are exact zeros. Each output sums its
+/// terms in input order.
+pub fn rows_times_transposed(
+    wt: &[f64],
+    in_dim: usize,
+    out_dim: usize,
+    x: &[f64],
+    rows: usize,
+    y: &mut [f64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        unsafe { rows_times_transposed_avx2(wt, in_dim, out_dim, x, rows, y) };
+        return;
+    }
+    rows_times_transposed_portable(wt, in_dim, out_dim, x, rows, y);
+}
+
+/// [`rows_times_transposed`] compiled for AVX2: wider vectors, the same operations
+/// in the same order (no fused multiply-add), so the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn rows_times_transposed_avx2(
+    wt: &[f64],
+    in_dim: usize,
+    out_dim: usize,
+    x: &[f64],
+    rows: usize,
+    y: &mut [f64],
+) {
+    rows_times_transposed_portable(wt, in_dim, out_dim, x, rows, y);
+}
+
+#[inline(always)]
+fn rows_times_transposed_portable(
+    wt: &[f64],
+    in_dim: usize,
+    out_dim: usize,
+    x: &[f64],
+    rows: usize,
+    y: &mut [f64],
+) {
+    for r in 0..rows {
+        let xr = &x[r * in_dim..(r + 1) * in_dim];
+        let yr = &mut y[r * out_dim..(r + 1) * out_dim];
+        for (i, &xi) in xr.iter().enumerate() {
+            if xi != 0.0 {
+                axpy(xi, &wt[i * out_dim..(i + 1) * out_dim], yr);
+            }
+        }
+    }
+}
+
+/// `W` `[out, in]` transposed to `[in, out]`.
+pub fn transposed(lin: &Linear) -> Vec<f64> {
+    let mut t = vec![0.0; lin.weight.len()];
+    for o in 0..lin.out_dim {
+        for i in 0..lin.in_dim {
+            t[i * lin.out_dim + o] = lin.weight[o * lin.in_dim + i];
+        }
+    }
+    t
 }

@@ -1,7 +1,7 @@
 //! Forward passes of masked variants of every graph on the CPU reference path (see
 //! [`crate::forward`]); graphs in parallel, f64.
 
-use super::network::{forward, Activations, LocalGraph};
+use super::network::{Activations, LocalGraph, Network};
 use crate::forward::MaskedInputs;
 use crate::{GraphBatch, GraphConvNet};
 use rayon::prelude::*;
@@ -15,6 +15,7 @@ pub fn masked_log_probs(
 ) -> Vec<f64> {
     let (s, e, n) = (inputs.variants, batch.num_edges(), batch.num_nodes());
     let f = batch.num_features();
+    let net = Network::new(model);
     let per_graph: Vec<Vec<f64>> = (0..batch.num_graphs())
         .into_par_iter()
         .map_init(Activations::default, |act, gi| {
@@ -37,7 +38,7 @@ pub fn masked_log_probs(
                         })
                         .collect(),
                 };
-                forward(model, &g, &x, &w, act);
+                net.forward(&g, &x, &w, act);
                 out.extend_from_slice(&act.log_probs);
             }
             out

@@ -2,8 +2,8 @@
 //! of one target log-probability to the edge weights and node features.
 
 use super::dense::{
-    linear_backward_input, linear_forward, linear_forward_acc, log_softmax,
-    log_softmax_target_grad, relu, relu_backward,
+    linear_backward_input, linear_forward, log_softmax, log_softmax_target_grad, relu,
+    relu_backward, rows_times_transposed, transposed,
 };
 use super::message_passing::{
     scatter_add_backward_input, scatter_add_backward_weight, scatter_add_forward, Csr,
@@ -55,41 +55,79 @@ pub struct Activations {
     pub log_probs: Vec<f64>,
 }
 
-/// Forward pass with node features `x [n, F]` and edge weights `w [E]`.
-pub fn forward(model: &GraphConvNet, g: &LocalGraph, x: &[f64], w: &[f64], act: &mut Activations) {
-    let n = g.n;
-    act.h.resize(model.num_layers() + 1, Vec::new());
-    act.h[0].clear();
-    act.h[0].extend_from_slice(x);
-    let mut agg = Vec::new();
-    for (l, conv) in model.convs.iter().enumerate() {
-        let (din, dout) = (conv.lin_rel.in_dim, conv.lin_rel.out_dim);
-        let (prev, next) = act.h.split_at_mut(l + 1);
-        let hin = &prev[l];
-        agg.resize(n * din, 0.0);
-        scatter_add_forward(&g.csr, &g.src, w, hin, din, &mut agg);
-        let out = &mut next[0];
-        out.resize(n * dout, 0.0);
-        linear_forward(&conv.lin_rel, &agg, n, out);
-        linear_forward_acc(&conv.lin_root, hin, n, out);
-        relu(out);
-    }
-    let d = model.lin1.in_dim;
-    act.pooled = pool_forward(model.pool, &act.h[model.num_layers()], n, d);
-    act.z1.resize(model.lin1.out_dim, 0.0);
-    linear_forward(&model.lin1, &act.pooled, 1, &mut act.z1);
-    relu(&mut act.z1);
-    let mut z2 = vec![0.0; model.lin2.out_dim];
-    linear_forward(&model.lin2, &act.z1, 1, &mut z2);
-    act.log_probs = log_softmax(&z2);
-    act.logits = z2;
+/// A model made ready for the CPU forward pass: each conv layer's two weights
+/// transposed to `[in, out]`, so that a node's output row is a sum of weight rows
+/// scaled by its non-zero inputs (one-hot atom features and post-ReLU activations
+/// are mostly zeros). Build it once and share it across graphs and steps.
+#[derive(Debug, Clone)]
+pub struct Network<'m> {
+    /// The model.
+    pub model: &'m GraphConvNet,
+    /// `(lin_rel, lin_root)` weights of each conv layer, transposed.
+    transposed: Vec<(Vec<f64>, Vec<f64>)>,
 }
 
-/// Just the log-probabilities.
+impl<'m> Network<'m> {
+    /// Prepares `model`.
+    pub fn new(model: &'m GraphConvNet) -> Self {
+        let transposed = model
+            .convs
+            .iter()
+            .map(|c| (transposed(&c.lin_rel), transposed(&c.lin_root)))
+            .collect();
+        Network { model, transposed }
+    }
+
+    /// Forward pass with node features `x [n, F]` and edge weights `w [E]`.
+    pub fn forward(&self, g: &LocalGraph, x: &[f64], w: &[f64], act: &mut Activations) {
+        let (model, n) = (self.model, g.n);
+        act.h.resize(model.num_layers() + 1, Vec::new());
+        act.h[0].clear();
+        act.h[0].extend_from_slice(x);
+        let mut agg = Vec::new();
+        for (l, (conv, (rel_t, root_t))) in model.convs.iter().zip(&self.transposed).enumerate() {
+            let (din, dout) = (conv.lin_rel.in_dim, conv.lin_rel.out_dim);
+            let (prev, next) = act.h.split_at_mut(l + 1);
+            let hin = &prev[l];
+            agg.resize(n * din, 0.0);
+            scatter_add_forward(&g.csr, &g.src, w, hin, din, &mut agg);
+            let out = &mut next[0];
+            out.resize(n * dout, 0.0);
+            // out = b + W_rel agg + W_root h, summed in that order.
+            for row in out.chunks_exact_mut(dout) {
+                row.copy_from_slice(&conv.lin_rel.bias);
+            }
+            rows_times_transposed(rel_t, din, dout, &agg, n, out);
+            rows_times_transposed(root_t, din, dout, hin, n, out);
+            relu(out);
+        }
+        let d = model.lin1.in_dim;
+        act.pooled = pool_forward(model.pool, &act.h[model.num_layers()], n, d);
+        act.z1.resize(model.lin1.out_dim, 0.0);
+        linear_forward(&model.lin1, &act.pooled, 1, &mut act.z1);
+        relu(&mut act.z1);
+        let mut z2 = vec![0.0; model.lin2.out_dim];
+        linear_forward(&model.lin2, &act.z1, 1, &mut z2);
+        act.log_probs = log_softmax(&z2);
+        act.logits = z2;
+    }
+
+    /// Just the log-probabilities.
+    pub fn log_probs(&self, g: &LocalGraph, x: &[f64], w: &[f64]) -> Vec<f64> {
+        let mut act = Activations::default();
+        self.forward(g, x, w, &mut act);
+        act.log_probs
+    }
+}
+
+/// [`Network::forward`] for a one-off pass (prepares the model each call).
+pub fn forward(model: &GraphConvNet, g: &LocalGraph, x: &[f64], w: &[f64], act: &mut Activations) {
+    Network::new(model).forward(g, x, w, act);
+}
+
+/// [`Network::log_probs`] for a one-off pass (prepares the model each call).
 pub fn log_probs(model: &GraphConvNet, g: &LocalGraph, x: &[f64], w: &[f64]) -> Vec<f64> {
-    let mut act = Activations::default();
-    forward(model, g, x, w, &mut act);
-    act.log_probs
+    Network::new(model).log_probs(g, x, w)
 }
 
 /// Backward of `log_probs[target]` after [`forward`] with the same `w`.

@@ -91,6 +91,11 @@ impl Rule {
                 self.min_steps()
             )));
         }
+        Ok(self.table_unchecked(n))
+    }
+
+    /// [`Rule::table`] for an `n` already known to be at least [`Rule::min_steps`].
+    pub(crate) fn table_unchecked(self, n: usize) -> StepTable {
         let (alphas, weights) = match self {
             Rule::GaussLegendre => gauss_legendre(n),
             _ => {
@@ -112,10 +117,10 @@ impl Rule {
                 (torch_linspace_f32(a, b, n), w)
             }
         };
-        Ok(StepTable {
+        StepTable {
             alphas,
             weights: weights.iter().map(|&w| w as f32 as f64).collect(),
-        })
+        }
     }
 }
 

@@ -45,7 +45,7 @@ use super::fidelity::{
 };
 use super::ground_truth::{GraphGroundTruth, GroundTruthSummary};
 use super::masks::{edge_scores, keep_count, pope_binarize, top_k_mask, MaskRule, Ranking};
-use crate::cpu::network::{forward, Activations, LocalGraph};
+use crate::cpu::network::{Activations, LocalGraph, Network};
 use crate::forward::{masked_log_probs, MaskedInputs};
 use crate::{Device, Error, GraphBatch, GraphConvNet, Result};
 use rayon::prelude::*;
@@ -440,8 +440,8 @@ pub(super) struct Variant {
 
 /// Where a graph's forward passes come from.
 pub(super) enum Passes<'a> {
-    /// Computed at once, on the CPU reference.
-    Direct,
+    /// Computed at once, on the CPU reference (this model, prepared).
+    Direct(&'a Network<'a>),
     /// Only recorded (the first half of a device run); the outcomes are placeholders,
     /// which is sound because no metric's choice of masks depends on an outcome.
     Record(RefCell<Vec<Variant>>),
@@ -509,7 +509,7 @@ impl<'a> Runner<'a> {
     fn pass(&self, w: &[f64], occluded: Option<&[bool]>, act: &mut Activations) -> Outcome {
         let c = self.model.num_classes();
         let lp = match &self.passes {
-            Passes::Direct => {
+            Passes::Direct(net) => {
                 // The graph's own features, copied only to zero occluded nodes.
                 let x = match occluded {
                     None => Cow::Borrowed(&self.x[..]),
@@ -522,7 +522,7 @@ impl<'a> Runner<'a> {
                         Cow::Owned(x)
                     }
                 };
-                forward(self.model, &self.g, &x, w, act);
+                net.forward(&self.g, &x, w, act);
                 act.log_probs.clone()
             }
             Passes::Record(r) => {
@@ -565,12 +565,13 @@ pub(super) fn for_each_graph<T: Send>(
 ) -> Result<Vec<T>> {
     let graphs = 0..batch.num_graphs();
     if device == Device::Cpu {
+        let net = Network::new(model);
         return Ok(graphs
             .into_par_iter()
             .map_init(Activations::default, |act, g| {
                 per_graph(
                     g,
-                    &Runner::new(model, batch, g, targets[g], Passes::Direct),
+                    &Runner::new(model, batch, g, targets[g], Passes::Direct(&net)),
                     act,
                 )
             })
