@@ -63,6 +63,7 @@ if "$gpu/bin/gpu" > "$out/bench_gpu.log" 2>&1; then
     while read -r name graphs nodes edges steps width secs gps nsps; do
         rows+=("bench $name|$(awk -v s="$secs" 'BEGIN{printf "%.2f ms", s*1000}')|${gps} graphs/s")
     done < <(grep -E "^cuda_.*mutagenicity" "$out/bench_gpu.log")
+    grep -q -E "^cuda_" "$out/bench_gpu.log" || rows+=("bench gpu|NO ROWS|$(head -1 "$out/bench_gpu.log" | cut -c1-60)")
 else
     rows+=("bench gpu|FAIL|see bench_gpu.log")
 fi
@@ -74,6 +75,31 @@ if PYTHONPATH=/tmp/site python3 "$gpu/bench_peers.py" --data "$GRAPH_IG_DATA" --
         < <(grep -E "^(captum loop|batched|graph-ig)" "$out/bench_peers.log")
 else
     rows+=("bench_peers.py|FAIL|$(tail -1 "$out/bench_peers.log")")
+fi
+
+# Nsight Compute on the first launch of the fused kernel (all of Mutagenicity), where ncu
+# works on this machine (it needs the hardware counters; bounded in time).
+ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+if [ -n "$ncu_bin" ] && [ -e "$GRAPH_IG_DATA/Mutagenicity_A.txt" ]; then
+    timeout 120 "$ncu_bin" --kernel-name fused_ig --launch-count 1 --section SpeedOfLight \
+        --section Occupancy --section LaunchStats --csv --page details \
+        "$gpu/bin/graph-ig" explain --data "$GRAPH_IG_DATA" --name Mutagenicity --device cuda \
+        --quiet --restart --out "$out/ncu.safetensors" > "$out/ncu.csv" 2> "$out/ncu.log"
+    if r=$(python3 - "$out/ncu.csv" 2>> "$out/ncu.log" <<'PY'
+import csv, sys
+lines = open(sys.argv[1]).read().splitlines()
+start = next(i for i, l in enumerate(lines) if l.startswith('"ID"'))
+want = {"Duration": "time", "Compute (SM) Throughput": "SM", "Memory Throughput": "mem",
+        "Achieved Occupancy": "occupancy", "Registers Per Thread": "regs"}
+got = {}
+for row in csv.DictReader(lines[start:]):
+    if row["Metric Name"] in want and want[row["Metric Name"]] not in got:
+        got[want[row["Metric Name"]]] = f'{row["Metric Value"]} {row["Metric Unit"]}'.strip()
+print(", ".join(f"{k} {v}" for k, v in got.items()))
+PY
+); then rows+=("ncu fused_ig|ok|$r"); else rows+=("ncu fused_ig|FAIL|see ncu.log"); fi
+else
+    rows+=("ncu|not found|")
 fi
 
 echo
