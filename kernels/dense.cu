@@ -2,26 +2,27 @@
 // Rows are (step, node) or (step, graph) instances; weights are row-major [out, in].
 #include "prelude.cuh"
 
-// Mirrors cpu::dense::linear_forward + linear_forward_acc + relu:
+// Mirrors cpu::dense::linear_forward (and the conv layers' products in
+// cpu::network::Network::forward) + relu:
 //   Y[r, o] = act(b[o] + Σ_i X[r, i] W[o, i] + Σ_i X2[r, i] W2[o, i])
-// X2/W2 may be null (no second product), b may be null (no bias); act is ReLU when relu != 0.
+// with the weights given transposed, WT = Wᵀ [in, out], so that the threads of a
+// warp (consecutive o) read consecutive addresses.
+// X2/W2T may be null (no second product), b may be null (no bias); act is ReLU when relu != 0.
 // One thread per output element; the sums run over i in order.
-GI_KERNEL void linear_forward(const float* __restrict__ X, const float* __restrict__ W,
+GI_KERNEL void linear_forward(const float* __restrict__ X, const float* __restrict__ WT,
                               const float* __restrict__ b, const float* __restrict__ X2,
-                              const float* __restrict__ W2, float* __restrict__ Y,
+                              const float* __restrict__ W2T, float* __restrict__ Y,
                               long long rows, int in_dim, int out_dim, int relu) {
     GI_GRID_STRIDE(k, rows * out_dim) {
         long long r = k / out_dim;
         int o = int(k % out_dim);
         const float* x = X + r * in_dim;
-        const float* w = W + (long long)o * in_dim;
         float acc = 0.0f;
-        for (int i = 0; i < in_dim; ++i) acc += x[i] * w[i];
+        for (int i = 0; i < in_dim; ++i) acc += x[i] * WT[(long long)i * out_dim + o];
         if (X2 != nullptr) {
             const float* x2 = X2 + r * in_dim;
-            const float* w2 = W2 + (long long)o * in_dim;
             float acc2 = 0.0f;
-            for (int i = 0; i < in_dim; ++i) acc2 += x2[i] * w2[i];
+            for (int i = 0; i < in_dim; ++i) acc2 += x2[i] * W2T[(long long)i * out_dim + o];
             acc += acc2;
         }
         if (b != nullptr) acc += b[o];

@@ -12,7 +12,9 @@
 //
 // Parameters are packed by the host, layer by layer: lin_rel.weight [out, in],
 // lin_rel.bias [out], lin_root.weight [out, in]; then lin1.weight, lin1.bias,
-// lin2.weight, lin2.bias. `dims` = [L, d_0 = F, d_1, ..., d_L, hidden, classes].
+// lin2.weight, lin2.bias; then, layer by layer, lin_rel.weight and lin_root.weight
+// transposed to [in, out] (for the forward products' coalesced reads).
+// `dims` = [L, d_0 = F, d_1, ..., d_L, hidden, classes].
 //
 // Shared memory, for a graph of n nodes and e edges, D = max width: first in f32,
 //   three n * D work buffers, P and Q (n * d_1 each, edge mode with the shortcut),
@@ -50,6 +52,16 @@ struct FusedNet {
     __device__ const float* lin1_b() const { return lin1_w() + hidden * width(layers); }
     __device__ const float* lin2_w() const { return lin1_b() + hidden; }
     __device__ const float* lin2_b() const { return lin2_w() + classes * hidden; }
+    // Layer l's two weights again, transposed to [in, out], after everything else: the
+    // forward products read them, so that the threads of a warp (consecutive outputs)
+    // read consecutive addresses. The backward products read the [out, in] copies,
+    // which are already consecutive in their threads' index.
+    __device__ const float* rel_wt(int l) const {
+        int off = conv_offset(layers) + hidden * width(layers) + hidden + classes * hidden + classes;
+        for (int k = 0; k < l; ++k) off += 2 * width(k + 1) * width(k);
+        return p + off;
+    }
+    __device__ const float* root_wt(int l) const { return rel_wt(l) + width(l + 1) * width(l); }
 };
 
 struct FusedGraph {
@@ -108,14 +120,14 @@ __device__ void fused_forward(const FusedNet& net, const FusedGraph& g, FusedSme
             s.a[k] = acc;
         }
         __syncthreads();
-        const float* wr = net.rel_w(l);
+        const float* wrt = net.rel_wt(l);
         const float* br = net.rel_b(l);
-        const float* wo = net.root_w(l);
+        const float* wot = net.root_wt(l);
         for (int k = t; k < g.n * dout; k += T) {
             int i = k / dout, o = k % dout;
             float acc = 0.0f, acc2 = 0.0f;
-            for (int c = 0; c < din; ++c) acc += s.a[i * din + c] * wr[o * din + c];
-            for (int c = 0; c < din; ++c) acc2 += gi_load(hin[i * din + c]) * wo[o * din + c];
+            for (int c = 0; c < din; ++c) acc += s.a[i * din + c] * wrt[c * dout + o];
+            for (int c = 0; c < din; ++c) acc2 += gi_load(hin[i * din + c]) * wot[c * dout + o];
             float v = acc + acc2 + br[o];
             hout[k] = gi_store<S>(v > 0.0f ? v : 0.0f);
         }
@@ -231,7 +243,14 @@ __device__ float* fused_backward(const FusedNet& net, const FusedGraph& g, Fused
             for (int q = t; q < g.e; q += T) {
                 int si = g.src[g.e0 + q] - g.n0, di = g.dst[g.e0 + q] - g.n0;
                 float acc = 0.0f;
-                for (int c = 0; c < din; ++c) acc += dagg[di * din + c] * gi_load(hin[si * din + c]);
+                // Each edge starts at its own channel: with rows of 32 floats, channel c of
+                // every row is in bank c, so a common start would make the warp's reads
+                // 32-way bank conflicts. (This changes the order of the sum, not its terms.)
+                int c = q % din;
+                for (int j = 0; j < din; ++j) {
+                    acc += dagg[di * din + c] * gi_load(hin[si * din + c]);
+                    c = c + 1 == din ? 0 : c + 1;
+                }
                 s.dw[q] += acc;
             }
             __syncthreads();
@@ -341,8 +360,8 @@ __device__ void fused_ig_body(float* smem, const int* __restrict__ node_ptr, con
             for (int k = t; k < g.n * d1; k += T) {
                 int i = k / d1, o = k % d1;
                 float acc = 0.0f, acc2 = 0.0f;
-                for (int c = 0; c < f; ++c) acc += s.a[i * f + c] * net.rel_w(0)[o * f + c];
-                for (int c = 0; c < f; ++c) acc2 += gi_load(s.hl(net, 0)[i * f + c]) * net.root_w(0)[o * f + c];
+                for (int c = 0; c < f; ++c) acc += s.a[i * f + c] * net.rel_wt(0)[c * d1 + o];
+                for (int c = 0; c < f; ++c) acc2 += gi_load(s.hl(net, 0)[i * f + c]) * net.root_wt(0)[c * d1 + o];
                 s.P[k] = acc;
                 s.Q[k] = acc2 + net.rel_b(0)[o];
             }

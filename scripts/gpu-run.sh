@@ -10,16 +10,20 @@ export GRAPH_IG_DATA=$gpu/data/Mutagenicity/raw
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export GRAPH_IG_REQUIRE_NVRTC=1
 declare -a rows
+# Each row also goes to $out/table.txt at once, so a run stopped at its time limit
+# still leaves the rows it finished.
+: > "$out/table.txt"
+row() { rows+=("$1"); echo "$1" >> "$out/table.txt"; }
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "no nvidia-smi"; } | tee "$out/gpu.txt"
 
 for t in nvrtc_compile gpu_vs_cpu storage captum_fixtures method_fixtures; do
-    [ -x "$gpu/bin/$t" ] || { rows+=("test $t|MISSING|not built by gpu-check.sh"); continue; }
+    [ -x "$gpu/bin/$t" ] || { row "test $t|MISSING|not built by gpu-check.sh"; continue; }
     if "$gpu/bin/$t" --nocapture > "$out/$t.log" 2>&1; then r=pass; else r=FAIL; fi
     grep -q "notice: skipping" "$out/$t.log" && r="$r (skips)"
-    rows+=("test $t|$r|$(grep -E '^test result' "$out/$t.log" | tail -1 | cut -c14-60)")
+    row "test $t|$r|$(grep -E '^test result' "$out/$t.log" | tail -1 | cut -c14-60)"
 done
-grep -q "on cuda:0" "$out/gpu_vs_cpu.log" && rows+=("gpu tests ran on cuda:0|yes|") || rows+=("gpu tests ran on cuda:0|NO|see gpu_vs_cpu.log")
+grep -q "on cuda:0" "$out/gpu_vs_cpu.log" && row "gpu tests ran on cuda:0|yes|" || row "gpu tests ran on cuda:0|NO|see gpu_vs_cpu.log"
 
 sweep() {  # device, output, extra arguments
     local d=$1 o=$2
@@ -33,20 +37,43 @@ if [ -e "$GRAPH_IG_DATA/Mutagenicity_A.txt" ]; then
             t=$(grep -E "time:" "$out/sweep_$d.safetensors.log" | awk '{print $2}')
             gps=$(grep -E "graphs/second" "$out/sweep_$d.safetensors.log" | awk '{print $2}')
             dl=$(grep -E "largest" "$out/sweep_$d.safetensors.log" | awk '{print $3}')
-            rows+=("sweep 4337 graphs on $d|${t}s|${gps} graphs/s, max |delta| $dl")
+            row "sweep 4337 graphs on $d|${t}s|${gps} graphs/s, max |delta| $dl"
         else
-            rows+=("sweep on $d|FAIL|$(tail -1 "$out/sweep_$d.safetensors.log")")
+            row "sweep on $d|FAIL|$(tail -1 "$out/sweep_$d.safetensors.log")"
         fi
     done
     if python3 "$gpu/compare_outputs.py" "$out/sweep_cuda.safetensors" "$out/sweep_cpu.safetensors" > "$out/compare.log" 2>&1; then r=agree; else r=DISAGREE; fi
-    rows+=("cuda vs cpu sweep|$r|$(grep -m1 edge_attr "$out/compare.log" | cut -c1-60)")
+    row "cuda vs cpu sweep|$r|$(grep -m1 edge_attr "$out/compare.log" | cut -c1-60)"
+fi
+
+if "$gpu/bin/gpu" > "$out/bench_gpu.log" 2>&1; then
+    # The short table shows all of Mutagenicity; the scaling rows are in bench_gpu.log.
+    while read -r name graphs nodes edges steps width secs gps nsps; do
+        row "bench $name|$(awk -v s="$secs" 'BEGIN{printf "%.2f ms", s*1000}')|${gps} graphs/s"
+    done < <(grep -E "^cuda_.*mutagenicity" "$out/bench_gpu.log")
+    grep -q -E "^cuda_" "$out/bench_gpu.log" || row "bench gpu|NO ROWS|$(head -1 "$out/bench_gpu.log" | cut -c1-60)"
+else
+    row "bench gpu|FAIL|see bench_gpu.log"
+fi
+# The peers on the GPU: captum's tutorial loop and batched PyTorch, with graph-ig in the same run.
+python3 -m pip install --quiet --no-deps --target /tmp/site "$gpu"/wheels/captum-*.whl > "$out/pip.log" 2>&1
+if PYTHONPATH=/tmp/site python3 "$gpu/bench_peers.py" --data "$GRAPH_IG_DATA" --bin "$gpu/bin/graph-ig" \
+        --device cuda --captum-graphs 300 > "$out/bench_peers.log" 2>&1; then
+    while IFS= read -r line; do row "peers: ${line:0:28}|$(echo "${line:28}" | awk '{print $1"s"}')|$(echo "${line:28}" | awk '{print $2" graphs/s, graph-ig "$3}')"; done \
+        < <(grep -E "^(captum loop|batched|graph-ig)" "$out/bench_peers.log")
+else
+    row "bench_peers.py|FAIL|$(tail -1 "$out/bench_peers.log")"
+fi
+
+# Then the rest, in order of importance, in case the run meets its time limit.
+if [ -e "$GRAPH_IG_DATA/Mutagenicity_A.txt" ]; then
     # The metrics of the IG sweep with their forward passes on the GPU and on the CPU.
     for d in cuda cpu; do
         "$gpu/bin/graph-ig" eval --attr "$out/sweep_cpu.safetensors" --data "$GRAPH_IG_DATA" \
             --name Mutagenicity --device $d --json "$out/eval_$d.json" > "$out/eval_$d.log" 2>&1
     done
     if python3 "$gpu/compare_json.py" "$out/eval_cuda.json" "$out/eval_cpu.json" > "$out/compare_eval.log" 2>&1; then r=agree; else r=DISAGREE; fi
-    rows+=("eval cuda vs cpu|$r|$(grep -E 'time:' "$out/eval_cuda.log" | awk '{print "cuda "$2"s"}'), $(grep -E 'time:' "$out/eval_cpu.log" | awk '{print "cpu "$2"s"}'); $(head -1 "$out/compare_eval.log" | cut -c1-40)")
+    row "eval cuda vs cpu|$r|$(grep -E 'time:' "$out/eval_cuda.log" | awk '{print "cuda "$2"s"}'), $(grep -E 'time:' "$out/eval_cpu.log" | awk '{print "cpu "$2"s"}'); $(head -1 "$out/compare_eval.log" | cut -c1-40)"
     # The other methods on all 4337 graphs: the GPU's file against the CPU's.
     for m in saliency smoothgrad vargrad grad-cam contrastive-gradient eb c-eb; do
         floor=1e-5; case $m in eb|c-eb) floor=1;; esac
@@ -54,27 +81,8 @@ if [ -e "$GRAPH_IG_DATA/Mutagenicity_A.txt" ]; then
         t=$(grep -E "time:" "$out/m_${m}_cuda.safetensors.log" | awk '{print $2}')
         if python3 "$gpu/compare_outputs.py" "$out/m_${m}_cuda.safetensors" "$out/m_${m}_cpu.safetensors" \
                 --floor $floor > "$out/compare_$m.log" 2>&1; then r=agree; else r=DISAGREE; fi
-        rows+=("$m cuda vs cpu|$r|cuda ${t}s; $(grep -m1 -E 'worst' "$out/compare_$m.log" | cut -c1-50)")
+        row "$m cuda vs cpu|$r|cuda ${t}s; $(grep -m1 -E 'worst' "$out/compare_$m.log" | cut -c1-50)"
     done
-fi
-
-if "$gpu/bin/gpu" > "$out/bench_gpu.log" 2>&1; then
-    # The short table shows all of Mutagenicity; the scaling rows are in bench_gpu.log.
-    while read -r name graphs nodes edges steps width secs gps nsps; do
-        rows+=("bench $name|$(awk -v s="$secs" 'BEGIN{printf "%.2f ms", s*1000}')|${gps} graphs/s")
-    done < <(grep -E "^cuda_.*mutagenicity" "$out/bench_gpu.log")
-    grep -q -E "^cuda_" "$out/bench_gpu.log" || rows+=("bench gpu|NO ROWS|$(head -1 "$out/bench_gpu.log" | cut -c1-60)")
-else
-    rows+=("bench gpu|FAIL|see bench_gpu.log")
-fi
-# The peers on the GPU: captum's tutorial loop and batched PyTorch, with graph-ig in the same run.
-python3 -m pip install --quiet --no-deps --target /tmp/site "$gpu"/wheels/captum-*.whl > "$out/pip.log" 2>&1
-if PYTHONPATH=/tmp/site python3 "$gpu/bench_peers.py" --data "$GRAPH_IG_DATA" --bin "$gpu/bin/graph-ig" \
-        --device cuda --captum-graphs 300 > "$out/bench_peers.log" 2>&1; then
-    while IFS= read -r line; do rows+=("peers: ${line:0:28}|$(echo "${line:28}" | awk '{print $1"s"}')|$(echo "${line:28}" | awk '{print $2" graphs/s, graph-ig "$3}')"); done \
-        < <(grep -E "^(captum loop|batched|graph-ig)" "$out/bench_peers.log")
-else
-    rows+=("bench_peers.py|FAIL|$(tail -1 "$out/bench_peers.log")")
 fi
 
 # Nsight Compute on the first launch of the fused kernel (all of Mutagenicity), where ncu
@@ -97,9 +105,9 @@ for row in csv.DictReader(lines[start:]):
         got[want[row["Metric Name"]]] = f'{row["Metric Value"]} {row["Metric Unit"]}'.strip()
 print(", ".join(f"{k} {v}" for k, v in got.items()))
 PY
-); then rows+=("ncu fused_ig|ok|$r"); else rows+=("ncu fused_ig|FAIL|see ncu.log"); fi
+); then row "ncu fused_ig|ok|$r"; else row "ncu fused_ig|FAIL|see ncu.log"; fi
 else
-    rows+=("ncu|not found|")
+    row "ncu|not found|"
 fi
 
 echo

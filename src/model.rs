@@ -65,6 +65,19 @@ pub struct Linear {
     pub bias: Vec<f64>,
 }
 
+impl Linear {
+    /// The weights transposed to `[in, out]`.
+    pub fn transposed(&self) -> Vec<f64> {
+        let mut t = vec![0.0; self.weight.len()];
+        for o in 0..self.out_dim {
+            for i in 0..self.in_dim {
+                t[i * self.out_dim + o] = self.weight[o * self.in_dim + i];
+            }
+        }
+        t
+    }
+}
+
 /// One GraphConv layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphConvLayer {

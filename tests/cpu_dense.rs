@@ -4,7 +4,7 @@
 
 mod common;
 
-use graph_ig::cpu::dense::{linear_backward_input, rows_times_transposed, transposed};
+use graph_ig::cpu::dense::{linear_backward_input, rows_times_transposed};
 use graph_ig::cpu::network::{Activations, LocalGraph, Network};
 use graph_ig::model::Linear;
 use graph_ig::Pool;
@@ -92,7 +92,7 @@ fn transposed_and_input_gradient_match_plain_loops() {
     for &in_dim in &WIDTHS {
         for &out_dim in &WIDTHS {
             let lin = random_linear(&mut rng, in_dim, out_dim);
-            let t = transposed(&lin);
+            let t = lin.transposed();
             for o in 0..out_dim {
                 for i in 0..in_dim {
                     assert_eq!(t[i * out_dim + o], lin.weight[o * in_dim + i]);

@@ -168,17 +168,6 @@ fn rows_times_transposed_portable(
     }
 }
 
-/// `W` `[out, in]` transposed to `[in, out]`.
-pub fn transposed(lin: &Linear) -> Vec<f64> {
-    let mut t = vec![0.0; lin.weight.len()];
-    for o in 0..lin.out_dim {
-        for i in 0..lin.in_dim {
-            t[i * lin.out_dim + o] = lin.weight[o * lin.in_dim + i];
-        }
-    }
-    t
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

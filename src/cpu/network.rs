@@ -3,7 +3,7 @@
 
 use super::dense::{
     linear_backward_input, linear_forward, log_softmax, log_softmax_target_grad, relu,
-    relu_backward, rows_times_transposed, transposed,
+    relu_backward, rows_times_transposed,
 };
 use super::message_passing::{
     scatter_add_backward_input, scatter_add_backward_weight, scatter_add_forward, Csr,
@@ -73,7 +73,7 @@ impl<'m> Network<'m> {
         let transposed = model
             .convs
             .iter()
-            .map(|c| (transposed(&c.lin_rel), transposed(&c.lin_root)))
+            .map(|c| (c.lin_rel.transposed(), c.lin_root.transposed()))
             .collect();
         Network { model, transposed }
     }

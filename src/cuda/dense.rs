@@ -1,17 +1,65 @@
 //! Launches of `kernels/dense.cu`; mirrors `cpu::dense`.
 
 use super::launch::{need, Arg, Gpu, Shape};
-use crate::Result;
+use crate::{Error, Result};
+
+/// A weight matrix on the device in both layouts: `[out, in]` for the input-gradient
+/// kernel (its threads run over `in`) and `[in, out]` for the forward kernel (its
+/// threads run over `out`), so that the threads of a warp read consecutive addresses
+/// in both.
+pub struct DeviceWeight<G: Gpu> {
+    /// `[out, in]`, row-major.
+    w: G::Buf<f32>,
+    /// `[in, out]`, row-major.
+    wt: G::Buf<f32>,
+    out_dim: usize,
+    in_dim: usize,
+}
+
+impl<G: Gpu> DeviceWeight<G> {
+    /// Uploads `weight` (`[out, in]`, row-major) in both layouts.
+    pub fn upload(gpu: &G, weight: &[f32], out_dim: usize, in_dim: usize) -> Result<Self> {
+        if weight.len() != out_dim * in_dim {
+            return Err(Error::Device(format!(
+                "internal error: device weight with {} values for a {out_dim} x {in_dim} matrix",
+                weight.len()
+            )));
+        }
+        let mut t = vec![0.0f32; weight.len()];
+        for o in 0..out_dim {
+            for i in 0..in_dim {
+                t[i * out_dim + o] = weight[o * in_dim + i];
+            }
+        }
+        Ok(DeviceWeight {
+            w: gpu.upload(weight)?,
+            wt: gpu.upload(&t)?,
+            out_dim,
+            in_dim,
+        })
+    }
+
+    /// Checks that this is a `[out_dim, in_dim]` matrix.
+    fn check(&self, out_dim: usize, in_dim: usize, what: &str) -> Result<()> {
+        if (self.out_dim, self.in_dim) != (out_dim, in_dim) {
+            return Err(Error::Device(format!(
+                "internal error: {what} is a {} x {} weight, the launch needs {out_dim} x {in_dim}",
+                self.out_dim, self.in_dim
+            )));
+        }
+        Ok(())
+    }
+}
 
 /// A second input and its weights, added to a dense layer's product.
-pub type Second<'a, G> = Option<(&'a <G as Gpu>::Buf<f32>, &'a <G as Gpu>::Buf<f32>)>;
+pub type Second<'a, G> = Option<(&'a <G as Gpu>::Buf<f32>, &'a DeviceWeight<G>)>;
 
 /// `Y = act(X Wᵀ + b [+ X2 W2ᵀ])` over `rows` rows; see the kernel `linear_forward`.
 #[allow(clippy::too_many_arguments)]
 pub fn linear_forward<G: Gpu>(
     gpu: &G,
     x: &G::Buf<f32>,
-    w: &G::Buf<f32>,
+    w: &DeviceWeight<G>,
     b: Option<&G::Buf<f32>>,
     second: Second<'_, G>,
     y: &mut G::Buf<f32>,
@@ -21,17 +69,17 @@ pub fn linear_forward<G: Gpu>(
     relu: bool,
 ) -> Result<()> {
     need(gpu, x, rows * in_dim, "linear_forward X")?;
-    need(gpu, w, out_dim * in_dim, "linear_forward W")?;
+    w.check(out_dim, in_dim, "linear_forward W")?;
     need(gpu, y, rows * out_dim, "linear_forward Y")?;
     if let Some(b) = b {
         need(gpu, b, out_dim, "linear_forward b")?;
     }
     if let Some((x2, w2)) = second {
         need(gpu, x2, rows * in_dim, "linear_forward X2")?;
-        need(gpu, w2, out_dim * in_dim, "linear_forward W2")?;
+        w2.check(out_dim, in_dim, "linear_forward W2")?;
     }
     let (x2, w2) = match second {
-        Some((x2, w2)) => (Arg::F(x2), Arg::F(w2)),
+        Some((x2, w2)) => (Arg::F(x2), Arg::F(&w2.wt)),
         None => (Arg::Null, Arg::Null),
     };
     gpu.launch(
@@ -39,7 +87,7 @@ pub fn linear_forward<G: Gpu>(
         Shape::per_item(gpu, rows * out_dim),
         &mut [
             Arg::F(x),
-            Arg::F(w),
+            Arg::F(&w.wt),
             b.map_or(Arg::Null, Arg::F),
             x2,
             w2,
@@ -57,7 +105,7 @@ pub fn linear_forward<G: Gpu>(
 pub fn linear_backward_input<G: Gpu>(
     gpu: &G,
     dy: &G::Buf<f32>,
-    w: &G::Buf<f32>,
+    w: &DeviceWeight<G>,
     mask: Option<&G::Buf<f32>>,
     dx: &mut G::Buf<f32>,
     rows: usize,
@@ -66,7 +114,7 @@ pub fn linear_backward_input<G: Gpu>(
     accumulate: bool,
 ) -> Result<()> {
     need(gpu, dy, rows * out_dim, "linear_backward_input dY")?;
-    need(gpu, w, out_dim * in_dim, "linear_backward_input W")?;
+    w.check(out_dim, in_dim, "linear_backward_input W")?;
     need(gpu, dx, rows * in_dim, "linear_backward_input dX")?;
     if let Some(m) = mask {
         need(gpu, m, rows * in_dim, "linear_backward_input mask")?;
@@ -76,7 +124,7 @@ pub fn linear_backward_input<G: Gpu>(
         Shape::per_item(gpu, rows * in_dim),
         &mut [
             Arg::F(dy),
-            Arg::F(w),
+            Arg::F(&w.w),
             mask.map_or(Arg::Null, Arg::F),
             Arg::Out(dx),
             Arg::Long(rows as i64),

@@ -8,7 +8,7 @@
 //! is `W_rel⁺ Σ_{j→i} w_ji a_j + W_root⁺ a_i` and `W⁺ᵀ R` goes back through the
 //! transposed aggregation.
 
-use super::dense::{linear_backward_input, linear_forward};
+use super::dense::{linear_backward_input, linear_forward, DeviceWeight};
 use super::integrate::elementwise_product;
 use super::launch::{need, Arg, Gpu, Shape};
 use super::message_passing::{scatter_add_backward_input, scatter_add_forward, Weights};
@@ -20,26 +20,26 @@ use crate::{GraphConvNet, Pool, Result};
 /// The excitatory (positive) parts of a model's weights on the device.
 pub struct PositiveWeights<G: Gpu> {
     /// Per conv layer: `W_rel⁺` and `W_root⁺`.
-    pub convs: Vec<(G::Buf<f32>, G::Buf<f32>)>,
+    pub convs: Vec<(DeviceWeight<G>, DeviceWeight<G>)>,
     /// `W1⁺` of the head's hidden layer.
-    pub lin1: G::Buf<f32>,
+    pub lin1: DeviceWeight<G>,
     /// `W2⁺` of the output layer.
-    pub lin2: G::Buf<f32>,
+    pub lin2: DeviceWeight<G>,
     /// `(−W2)⁺`: row `c` is the positive part of the contrastive classifier for class `c`
     /// (`cpu::excitation::negated`); only the explained class's row carries mass.
-    pub lin2_negated: G::Buf<f32>,
+    pub lin2_negated: DeviceWeight<G>,
 }
 
 impl<G: Gpu> PositiveWeights<G> {
     /// Uploads `max(w, 0)` (and `max(−w, 0)` for the output layer), rounded to f32.
     pub fn upload(gpu: &G, m: &GraphConvNet) -> Result<Self> {
-        let pos = |l: &Linear, sign: f64| -> Result<G::Buf<f32>> {
+        let pos = |l: &Linear, sign: f64| -> Result<DeviceWeight<G>> {
             let w: Vec<f32> = l
                 .weight
                 .iter()
                 .map(|&v| (sign * v).max(0.0) as f32)
                 .collect();
-            gpu.upload(&w)
+            DeviceWeight::upload(gpu, &w, l.out_dim, l.in_dim)
         };
         Ok(PositiveWeights {
             convs: m
@@ -76,7 +76,7 @@ fn ratio<G: Gpu>(gpu: &G, mass: &G::Buf<f32>, z: &G::Buf<f32>, len: usize) -> Re
 /// `child ⊙ w⁺ᵀ (mass / (w⁺ child))`, over `rows` rows. Mirrors `dense_down`.
 fn dense_down<G: Gpu>(
     gpu: &G,
-    w: &G::Buf<f32>,
+    w: &DeviceWeight<G>,
     child: &G::Buf<f32>,
     mass: &G::Buf<f32>,
     rows: usize,

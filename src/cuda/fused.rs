@@ -41,7 +41,8 @@ pub struct PackedModel<G: Gpu> {
 }
 
 impl<G: Gpu> PackedModel<G> {
-    /// Packs and uploads the parameters in the order `kernels/fused.cu` reads them.
+    /// Packs and uploads the parameters in the order `kernels/fused.cu` reads them
+    /// (the conv weights twice: as they are, then transposed).
     pub fn upload(gpu: &G, m: &GraphConvNet) -> Result<Self> {
         let mut p: Vec<f32> = Vec::new();
         let mut push = |v: &[f64]| p.extend(v.iter().map(|&x| x as f32));
@@ -53,6 +54,10 @@ impl<G: Gpu> PackedModel<G> {
         for l in [&m.lin1, &m.lin2] {
             push(&l.weight);
             push(&l.bias);
+        }
+        for c in &m.convs {
+            push(&c.lin_rel.transposed());
+            push(&c.lin_root.transposed());
         }
         let mut dims = vec![m.num_layers() as i32];
         dims.extend(m.widths().iter().map(|&w| w as i32));

@@ -4,7 +4,9 @@
 //! Activations are step-major (`row = s * num_nodes + i`); the graph structure
 //! is uploaded once per chunk and shared by all steps.
 
-use super::dense::{linear_backward_input, linear_forward, log_softmax_grad, relu_backward};
+use super::dense::{
+    linear_backward_input, linear_forward, log_softmax_grad, relu_backward, DeviceWeight,
+};
 use super::launch::Gpu;
 use super::message_passing::{
     scatter_add_backward_input, scatter_add_backward_weight, scatter_add_forward, Weights,
@@ -15,8 +17,8 @@ use crate::{Error, GraphBatch, GraphConvNet, Pool, Result};
 
 /// A dense layer on the device (f32).
 pub struct DeviceLinear<G: Gpu> {
-    /// Weights `[out, in]`.
-    pub w: G::Buf<f32>,
+    /// Weights `[out, in]`, in both layouts.
+    pub w: DeviceWeight<G>,
     /// Bias `[out]`.
     pub b: G::Buf<f32>,
     /// Input width.
@@ -29,7 +31,7 @@ impl<G: Gpu> DeviceLinear<G> {
     fn upload(gpu: &G, l: &Linear) -> Result<Self> {
         let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         Ok(DeviceLinear {
-            w: gpu.upload(&f(&l.weight))?,
+            w: DeviceWeight::upload(gpu, &f(&l.weight), l.out_dim, l.in_dim)?,
             b: gpu.upload(&f(&l.bias))?,
             in_dim: l.in_dim,
             out_dim: l.out_dim,
