@@ -14,7 +14,9 @@
 // lin_rel.bias [out], lin_root.weight [out, in]; then lin1.weight, lin1.bias,
 // lin2.weight, lin2.bias; then, layer by layer, lin_rel.weight and lin_root.weight
 // transposed to [in, out] (for the forward products' coalesced reads).
-// `dims` = [L, d_0 = F, d_1, ..., d_L, hidden, classes].
+// `dims` = [L, d_0 = F, d_1, ..., d_L, hidden, classes, offset of the transposed
+// weights in the parameters] (the offset comes from the host: computing it here
+// cost the f32 kernel 16 registers).
 //
 // Shared memory, for a graph of n nodes and e edges, D = max width: first in f32,
 //   three n * D work buffers, P and Q (n * d_1 each, edge mode with the shortcut),
@@ -57,7 +59,7 @@ struct FusedNet {
     // read consecutive addresses. The backward products read the [out, in] copies,
     // which are already consecutive in their threads' index.
     __device__ const float* rel_wt(int l) const {
-        int off = conv_offset(layers) + hidden * width(layers) + hidden + classes * hidden + classes;
+        int off = dims[layers + 4];
         for (int k = 0; k < l; ++k) off += 2 * width(k + 1) * width(k);
         return p + off;
     }
@@ -357,11 +359,13 @@ __device__ void fused_ig_body(float* smem, const int* __restrict__ node_ptr, con
                 s.a[k] = acc;
             }
             __syncthreads();
+            const float* wrt0 = net.rel_wt(0);
+            const float* wot0 = net.root_wt(0);
             for (int k = t; k < g.n * d1; k += T) {
                 int i = k / d1, o = k % d1;
                 float acc = 0.0f, acc2 = 0.0f;
-                for (int c = 0; c < f; ++c) acc += s.a[i * f + c] * net.rel_wt(0)[c * d1 + o];
-                for (int c = 0; c < f; ++c) acc2 += gi_load(s.hl(net, 0)[i * f + c]) * net.root_wt(0)[c * d1 + o];
+                for (int c = 0; c < f; ++c) acc += s.a[i * f + c] * wrt0[c * d1 + o];
+                for (int c = 0; c < f; ++c) acc2 += gi_load(s.hl(net, 0)[i * f + c]) * wot0[c * d1 + o];
                 s.P[k] = acc;
                 s.Q[k] = acc2 + net.rel_b(0)[o];
             }

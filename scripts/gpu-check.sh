@@ -61,7 +61,7 @@ for ptx in "$target"/release/build/graph-ig-*/out/*.ptx; do
     fi
 done
 grep -h -E "Compiling entry|Used" "$gpu"/ptxas/*.txt | paste - - \
-    | sed -E "s/.*entry function '([a-z_]+)'.*Used ([0-9]+) registers.*/   \1: \2 registers/"
+    | sed -E "s/.*entry function '([a-z_0-9]+)'.*Used ([0-9]+) registers.*/   \1: \2 registers/"
 [ "$spills" = 0 ] && echo "   no register spills"
 
 if [ -e "$data/Mutagenicity_A.txt" ]; then

@@ -6,7 +6,7 @@
 use super::launch::{need, Arg, Gpu, Shape};
 use super::network::DeviceGraphs;
 use crate::explain::{Method, Storage};
-use crate::{GraphConvNet, Pool, Result};
+use crate::{Error, GraphConvNet, Pool, Result};
 
 /// Bytes one stored activation takes.
 fn storage_bytes(storage: Storage) -> usize {
@@ -55,14 +55,21 @@ impl<G: Gpu> PackedModel<G> {
             push(&l.weight);
             push(&l.bias);
         }
+        let transposed_at = p.len();
         for c in &m.convs {
-            push(&c.lin_rel.transposed());
-            push(&c.lin_root.transposed());
+            p.extend(c.lin_rel.transposed().iter().map(|&x| x as f32));
+            p.extend(c.lin_root.transposed().iter().map(|&x| x as f32));
         }
         let mut dims = vec![m.num_layers() as i32];
         dims.extend(m.widths().iter().map(|&w| w as i32));
         dims.push(m.lin1.out_dim as i32);
         dims.push(m.num_classes() as i32);
+        dims.push(i32::try_from(transposed_at).map_err(|_| {
+            Error::Device(format!(
+                "the model has {transposed_at} parameters before its transposed copies, \
+                 more than the fused kernel indexes"
+            ))
+        })?);
         Ok(PackedModel {
             len: p.len(),
             params: gpu.upload(&p)?,
