@@ -68,14 +68,19 @@ pub struct Linear {
 impl Linear {
     /// The weights transposed to `[in, out]`.
     pub fn transposed(&self) -> Vec<f64> {
-        let mut t = vec![0.0; self.weight.len()];
-        for o in 0..self.out_dim {
-            for i in 0..self.in_dim {
-                t[i * self.out_dim + o] = self.weight[o * self.in_dim + i];
-            }
-        }
-        t
+        transpose(&self.weight, self.out_dim, self.in_dim)
     }
+}
+
+/// A row-major `[rows, cols]` matrix transposed to `[cols, rows]`.
+pub fn transpose<T: Copy + Default>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut t = vec![T::default(); m.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = m[r * cols + c];
+        }
+    }
+    t
 }
 
 /// One GraphConv layer.

@@ -17,7 +17,8 @@ const STEP_GROUP: usize = 8;
 const PARALLEL_STEPS_SIZE: usize = 2048;
 
 /// IG's step tables, shared by every graph: the configured count, then (adaptive)
-/// each doubling up to the maximum, each built when a graph first needs it.
+/// each doubling up to the maximum; the first is built at once, each doubling when a
+/// graph first needs it.
 struct StepTables {
     rule: Rule,
     counts: Vec<usize>,
@@ -27,19 +28,21 @@ struct StepTables {
 impl StepTables {
     /// The tables of `cfg` (none unless the method is IG).
     fn new(cfg: &ExplainConfig) -> Result<Self> {
-        let mut counts = Vec::new();
+        let (mut counts, mut tables) = (Vec::new(), Vec::new());
         if cfg.method == Method::IntegratedGradients {
-            cfg.rule.table(cfg.steps)?; // rejects too few steps; the doublings are more
+            // The first table is built here: it rejects too few steps (the doublings are more).
+            tables.push(OnceLock::from(cfg.rule.table(cfg.steps)?));
             counts.push(cfg.steps);
             if let Some(a) = cfg.adaptive {
                 while let Some(&s) = counts.last().filter(|&&s| s < a.max_steps) {
                     counts.push(s.saturating_mul(2).min(a.max_steps));
                 }
             }
+            tables.resize_with(counts.len(), OnceLock::new);
         }
         Ok(StepTables {
             rule: cfg.rule,
-            tables: counts.iter().map(|_| OnceLock::new()).collect(),
+            tables,
             counts,
         })
     }

@@ -1,6 +1,7 @@
 //! Launches of `kernels/dense.cu`; mirrors `cpu::dense`.
 
 use super::launch::{need, Arg, Gpu, Shape};
+use crate::model::transpose;
 use crate::{Error, Result};
 
 /// A weight matrix on the device in both layouts: `[out, in]` for the input-gradient
@@ -25,15 +26,9 @@ impl<G: Gpu> DeviceWeight<G> {
                 weight.len()
             )));
         }
-        let mut t = vec![0.0f32; weight.len()];
-        for o in 0..out_dim {
-            for i in 0..in_dim {
-                t[i * out_dim + o] = weight[o * in_dim + i];
-            }
-        }
         Ok(DeviceWeight {
             w: gpu.upload(weight)?,
-            wt: gpu.upload(&t)?,
+            wt: gpu.upload(&transpose(weight, out_dim, in_dim))?,
             out_dim,
             in_dim,
         })

@@ -45,20 +45,20 @@ impl<G: Gpu> PackedModel<G> {
     /// (the conv weights twice: as they are, then transposed).
     pub fn upload(gpu: &G, m: &GraphConvNet) -> Result<Self> {
         let mut p: Vec<f32> = Vec::new();
-        let mut push = |v: &[f64]| p.extend(v.iter().map(|&x| x as f32));
+        let push = |p: &mut Vec<f32>, v: &[f64]| p.extend(v.iter().map(|&x| x as f32));
         for c in &m.convs {
-            push(&c.lin_rel.weight);
-            push(&c.lin_rel.bias);
-            push(&c.lin_root.weight);
+            push(&mut p, &c.lin_rel.weight);
+            push(&mut p, &c.lin_rel.bias);
+            push(&mut p, &c.lin_root.weight);
         }
         for l in [&m.lin1, &m.lin2] {
-            push(&l.weight);
-            push(&l.bias);
+            push(&mut p, &l.weight);
+            push(&mut p, &l.bias);
         }
         let transposed_at = p.len();
         for c in &m.convs {
-            p.extend(c.lin_rel.transposed().iter().map(|&x| x as f32));
-            p.extend(c.lin_root.transposed().iter().map(|&x| x as f32));
+            push(&mut p, &c.lin_rel.transposed());
+            push(&mut p, &c.lin_root.transposed());
         }
         let mut dims = vec![m.num_layers() as i32];
         dims.extend(m.widths().iter().map(|&w| w as i32));
