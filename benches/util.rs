@@ -1,7 +1,7 @@
 //! Shared by the benchmarks: a deterministic model of any width, ring graphs of
 //! any size, a timer and the table row format.
 
-use graph_ig::model::{GraphConvLayer, Linear};
+use graph_ig::model::Linear;
 use graph_ig::{explain, Device, ExplainConfig, GraphBatch, GraphConvNet, Pool};
 use std::time::Instant;
 
@@ -23,18 +23,15 @@ pub fn model(width: usize, layers: usize) -> GraphConvNet {
     let mut convs = Vec::new();
     let mut d = 14;
     for _ in 0..layers {
-        convs.push(GraphConvLayer {
-            lin_rel: lin(d, width),
-            lin_root: lin(d, width),
-        });
+        let lin_rel = lin(d, width);
+        let mut lin_root = lin(d, width);
+        lin_root.bias = vec![0.0; width];
+        convs.push((lin_rel, lin_root));
         d = width;
     }
-    GraphConvNet {
-        convs,
-        lin1: lin(width, width),
-        lin2: lin(width, 2),
-        pool: Pool::Add,
-    }
+    let lin1 = lin(width, width);
+    let lin2 = lin(width, 2);
+    GraphConvNet::tutorial(convs, lin1, lin2, Pool::Add).expect("the bench model's widths chain")
 }
 
 /// Best wall-clock seconds of `reps` runs of `explain` on `device`, from host arrays

@@ -18,6 +18,15 @@ to the whole dataset (printed as such). Prints one table, with graph-ig's speed-
 
 Usage: python scripts/bench_peers.py [--data DIR] [--bin target/release/graph-ig]
            [--device cpu|cuda] [--captum-graphs 200] [--graphs N] [--chunk 4096]
+
+With --zoo, it instead times PyG's own Explainer (CaptumExplainer IG, one call per graph, as the
+zoo fixtures are made) for every zoo model of tests/fixtures/zoo/models on Mutagenicity, sampled
+on --zoo-graphs graphs and extrapolated to the dataset, and PyG's Explainer per node (index=v) for
+the Cora models, sampled on --cora-nodes nodes and extrapolated to all 2708. --zoo-cmd runs
+graph-ig beside it: a command template with {model}, {arch}, {data} and {n} (graph or node
+count) that prints graph-ig's "time: S s" line, e.g.
+  --zoo-cmd "target/release/graph-ig explain --data {data} --model {model} --arch {arch} --device cpu --quiet --restart --out /tmp/z.safetensors"
+(node models get " --nodes all" appended). Needs safetensors and python/graph_ig_export.py too.
 """
 
 import argparse
@@ -138,6 +147,69 @@ def graph_ig(args, n_graphs, device):
     return float(re.search(r"time:\s+([0-9.]+) s", out).group(1))
 
 
+def zoo_bench(args):
+    """PyG Explainer per graph (Mutagenicity) and per node (Cora) for the zoo models."""
+    import shlex
+    from make_zoo_fixtures import (CORA, MUTAG, load_cora, load_mutagenicity, make_explainer, GcnNet, GinNet,
+                                   SageNet, GatNet, GraphConvNet, MixedNet, NodeGcn, NodeGat)
+    from safetensors.torch import load_file
+    zoo_dir = REPO / "tests/fixtures/zoo/models"
+    graph_models = {"gcn": GcnNet, "gin": GinNet, "sage": SageNet, "gat": GatNet, "graphconv": GraphConvNet,
+                    "mixed": MixedNet}
+    node_models = {"cora_gcn": lambda: NodeGcn(1433, 7), "cora_gat": lambda: NodeGat(1433, 7)}
+    wrt = {"edges": (True, False), "nodes": (False, True), "both": (True, True)}
+    rows = []
+
+    def run_graph_ig(name, data, n):
+        if not args.zoo_cmd:
+            return None
+        cmd = args.zoo_cmd.format(model=zoo_dir / f"{name}.safetensors", arch=zoo_dir / f"{name}.json", data=data, n=n)
+        if name.startswith("cora"):
+            cmd += " --nodes all"
+        subprocess.run(shlex.split(cmd), check=True, capture_output=True, text=True)  # warm-up
+        out = subprocess.run(shlex.split(cmd), check=True, capture_output=True, text=True).stdout
+        return float(re.search(r"time:\s+([0-9.]+) s", out).group(1))
+
+    data = load_mutagenicity()
+    rng = np.random.default_rng(0)
+    sample = rng.choice(len(data), min(args.zoo_graphs, len(data)), replace=False)
+    for name, cls in graph_models.items():
+        model = cls(14, 2)
+        model.load_state_dict(load_file(str(zoo_dir / f"{name}.safetensors")))
+        model.eval()
+        edge, node = wrt[args.zoo_wrt]
+        d = data[int(sample[0])]  # warm-up: PyG's first explain call compiles templates
+        make_explainer(model, cls.CARD, "IntegratedGradients", edge, node)(
+            d.x, d.edge_index, batch=torch.zeros(d.num_nodes, dtype=torch.long))
+        t = time.perf_counter()
+        for g in sample:
+            d = data[int(g)]
+            ex = make_explainer(model, cls.CARD, "IntegratedGradients", edge, node)
+            ex(d.x, d.edge_index, batch=torch.zeros(d.num_nodes, dtype=torch.long))
+        per = (time.perf_counter() - t) / len(sample)
+        rows.append((name, "graphs", len(data), per * len(data), len(sample), run_graph_ig(name, MUTAG, len(data))))
+    cora = load_cora()
+    nodes = rng.choice(cora.num_nodes, min(args.cora_nodes, cora.num_nodes), replace=False)
+    for name, make in node_models.items():
+        model = make()
+        model.load_state_dict(load_file(str(zoo_dir / f"{name}.safetensors")))
+        model.eval()
+        card = NodeGcn.CARD if "gcn" in name else NodeGat.card(8)
+        edge, node = wrt[args.cora_wrt]
+        make_explainer(model, card, "IntegratedGradients", edge, node)(cora.x, cora.edge_index, index=int(nodes[0]))
+        t = time.perf_counter()
+        for v in nodes:
+            make_explainer(model, card, "IntegratedGradients", edge, node)(cora.x, cora.edge_index, index=int(v))
+        per = (time.perf_counter() - t) / len(nodes)
+        rows.append((name, "nodes", cora.num_nodes, per * cora.num_nodes, len(nodes), run_graph_ig(name, CORA, cora.num_nodes)))
+    print(f"\nPyG Explainer (CaptumExplainer IG, 50 steps, graphs: --wrt {args.zoo_wrt}, Cora: --wrt {args.cora_wrt}), "
+          f"torch threads {torch.get_num_threads()}")
+    print(f"{'model':12} {'items':>6} {'PyG s (extrap.)':>16} {'PyG items/s':>12} {'sampled':>8} {'graph-ig s':>11} {'speed-up':>9}")
+    for name, kind, n, secs, m, ours in rows:
+        g = f"{ours:11.3f} {secs / ours:8.1f}x" if ours else f"{'-':>11} {'-':>9}"
+        print(f"{name:12} {n:6d} {secs:16.1f} {n / secs:12.2f} {m:8d} {g}  ({kind})")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=REPO.parent / "shared/data/Mutagenicity/raw")
@@ -147,7 +219,15 @@ def main():
     p.add_argument("--captum-graphs", type=int, default=200)
     p.add_argument("--chunk", type=int, default=4096, help="instances (graph x step) per batched chunk")
     p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--zoo", action="store_true", help="time PyG's Explainer on the zoo models instead (see above)")
+    p.add_argument("--zoo-graphs", type=int, default=50, help="--zoo: Mutagenicity graphs sampled per model")
+    p.add_argument("--cora-nodes", type=int, default=20, help="--zoo: Cora nodes sampled per model")
+    p.add_argument("--zoo-wrt", default="edges", choices=["edges", "nodes", "both"])
+    p.add_argument("--cora-wrt", default="both", choices=["edges", "nodes", "both"])
+    p.add_argument("--zoo-cmd", default="", help="--zoo: graph-ig command template ({model} {arch} {data} {n})")
     args = p.parse_args()
+    if args.zoo:
+        return zoo_bench(args)
     dev = torch.device(args.device)
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, device {dev}, threads {torch.get_num_threads()}")

@@ -49,18 +49,6 @@ impl Device {
         }
     }
 
-    /// Checks that `method` runs on this device. Every method has a GPU path except CAM,
-    /// which configuration checks refuse everywhere, with the reason.
-    pub fn supports(self, method: crate::Method) -> Result<()> {
-        if !method.on_gpu() && self != Device::Cpu {
-            return Err(Error::Device(format!(
-                "method {} runs on the CPU reference path only; use --device cpu",
-                method.cli_name()
-            )));
-        }
-        Ok(())
-    }
-
     /// Checks that this device honours `storage` (narrow storage is a GPU fused-kernel
     /// option; the CPU reference computes in f64).
     pub fn supports_storage(self, storage: crate::explain::Storage) -> Result<()> {

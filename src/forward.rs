@@ -70,7 +70,7 @@ pub fn masked_log_probs(
     let _ = memory_budget;
     match device {
         #[cfg(feature = "cpu-ref")]
-        Device::Cpu => Ok(crate::cpu::masked::masked_log_probs(model, batch, inputs)),
+        Device::Cpu => crate::cpu::masked::masked_log_probs(model, batch, inputs),
         #[cfg(feature = "cuda")]
         Device::Cuda(n) => {
             let gpu = crate::cuda::driver::CudaGpu::get(n)?;

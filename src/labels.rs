@@ -442,5 +442,25 @@ fn one_hot_width(dir: &Path, name: &str) -> Result<usize> {
             hi[c] = hi[c].max(v);
         }
     }
-    Ok(lo.iter().zip(&hi).map(|(a, b)| (b - a + 1) as usize).sum())
+    // A column's range can be anything an i64 holds: sum the widths without overflow,
+    // and refuse a width no model takes (load_tu would build N × width features).
+    let mut width = 0u64;
+    for (c, (a, b)) in lo.iter().zip(&hi).enumerate() {
+        let w = (*b as i128 - *a as i128 + 1) as u64;
+        width = width.saturating_add(w);
+        if width > MAX_ONE_HOT_WIDTH {
+            return Err(Error::Dataset {
+                path,
+                message: format!(
+                    "node label column {} spans {a}..={b}: more than {MAX_ONE_HOT_WIDTH} one-hot \
+                     features in all, which no model takes",
+                    c + 1
+                ),
+            });
+        }
+    }
+    Ok(width as usize)
 }
+
+/// The widest one-hot encoding of node labels accepted: 2^20 features.
+const MAX_ONE_HOT_WIDTH: u64 = 1 << 20;

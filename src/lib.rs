@@ -29,6 +29,8 @@
 
 #![warn(missing_docs)]
 
+pub mod args;
+pub mod attention;
 #[cfg(feature = "cpu-ref")]
 pub mod cpu;
 #[cfg(any(feature = "cuda", feature = "interpret"))]
@@ -38,10 +40,13 @@ mod device;
 mod error;
 pub mod explain;
 pub mod forward;
+pub mod fuzzing;
 pub mod graph;
 pub mod labels;
+pub mod memory;
 pub mod metrics;
 pub mod model;
+pub mod nn;
 pub mod output;
 pub mod render;
 pub mod sweep;
@@ -55,7 +60,7 @@ pub use explain::{
     Storage, Target, Wrt,
 };
 pub use graph::{GraphBatch, GraphParts};
-pub use model::{GraphConvNet, Pool};
+pub use model::{GraphConvNet, Model, Pool};
 
 /// Explains every graph of `batch` with `model` on `device`.
 pub fn explain(
@@ -77,8 +82,14 @@ pub fn explain_with_progress(
 ) -> Result<Attributions> {
     config.validate(model, batch)?;
     device.check()?;
-    device.supports(config.method)?;
+    if let Method::Attention(_) = config.method {
+        // One forward pass, on the CPU reference whatever the device.
+        return attention::explain(model, batch, config, None);
+    }
     device.supports_storage(config.storage)?;
+    if device != Device::Cpu {
+        model.require_tutorial(&device.to_string())?;
+    }
     match device {
         #[cfg(feature = "cpu-ref")]
         Device::Cpu => cpu::explain(model, batch, config, progress),

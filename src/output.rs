@@ -7,15 +7,33 @@
 //! - `log_probs` f32 `[G, C]`, `target` i64 `[G]`;
 //! - `delta` f32 `[G]` and `steps` i64 `[G]`: for the edge attributions when
 //!   they were computed, otherwise for the node attributions;
-//! - `node_delta`, `node_steps`: for the node attributions when both were computed;
+//! - `node_delta`, `node_steps`: for the node attributions when both were computed
+//!   separately (`--wrt separate`); a joint attribution (`--wrt both`) has one
+//!   `delta` and one `steps` for both parts;
 //! - `undirected_edge_attr` f32 `[U]`, `undirected_edge_index` i64 `[2, U]`,
 //!   `undirected_edge_ptr` i64 `[G+1]`: both directions of each bond summed;
 //! - `edge_gt` u8 `[E]`: ground-truth marks, when the dataset has them;
-//! - `node_score` f32 `[N]`: the node-level methods (Grad-CAM, contrastive gradient).
+//! - `node_score` f32 `[N]`: the node-level methods (Grad-CAM, contrastive gradient,
+//!   EB, c-EB).
+//!
+//! Node tasks (`../shared/docs/pyg-interchange.md`, section 4) write one row per
+//! target instead of per graph: `target_node` i64 `[T]`, and each target's edges and
+//! nodes in CSR (`edge_ptr`, `node_ptr` `[T+1]`) with their ids in the input,
+//! `edge_id` i64 `[K]` and `node_id` i64 `[M]`; `edge_index` holds input node ids, and
+//! there is no `graph_index` and no undirected aggregation.
+//!
+//! Files are written atomically and byte for byte reproducibly ([`write_safetensors`]):
+//! the same run writes the same bytes.
+
+mod write;
+
+pub use write::{
+    filesystem_refusal, free_space, is_no_space, is_temp_of, prepare_output, safetensors_bytes,
+    temp_path, write_atomic, write_error, write_safetensors,
+};
 
 use crate::explain::undirected::aggregate_edge_directions;
 use crate::{Attributions, Error, GraphBatch, Result};
-use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -60,38 +78,6 @@ impl Tensor {
     }
 }
 
-/// Writes `tensors` and `metadata` to `path` atomically (a temporary file, then a rename).
-pub fn write_safetensors(
-    path: &Path,
-    tensors: &[(String, Tensor)],
-    metadata: &HashMap<String, String>,
-) -> Result<()> {
-    let views = tensors
-        .iter()
-        .map(|(k, t)| {
-            TensorView::new(t.dtype, t.shape.clone(), &t.data)
-                .map(|v| (k.clone(), v))
-                .map_err(|e| Error::Safetensors {
-                    path: path.to_path_buf(),
-                    message: format!("tensor {k}: {e}"),
-                })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let bytes =
-        safetensors::serialize(views, &Some(metadata.clone())).map_err(|e| Error::Safetensors {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
-}
-
 /// The tensors of a run over `batch`; `first_graph` is the dataset index of its first graph.
 pub fn result_tensors(
     batch: &GraphBatch,
@@ -107,20 +93,41 @@ pub fn result_tensors(
     );
     let ptr = |p: &[usize]| Tensor::i64(vec![p.len()], p.iter().map(|&v| v as i64));
     let steps = |s: &[usize]| Tensor::i64(vec![g], s.iter().map(|&v| v as i64));
+    let ids = |v: &[u32]| Tensor::i64(vec![v.len()], v.iter().map(|&x| i64::from(x)));
     let mut t: Vec<(String, Tensor)> = vec![
         ("node_ptr".into(), ptr(batch.node_ptr())),
         ("edge_ptr".into(), ptr(batch.edge_ptr())),
-        (
-            "edge_index".into(),
-            Tensor::i64(
-                vec![2, e],
-                batch.src().iter().chain(batch.dst()).map(|&v| v as i64),
-            ),
-        ),
-        (
-            "graph_index".into(),
-            Tensor::i64(vec![g], (first_graph..first_graph + g).map(|v| v as i64)),
-        ),
+    ];
+    match batch.node_task() {
+        // Node tasks: one row per target; nodes and edges carry their ids in the input.
+        Some(task) => {
+            let input_id = |v: &u32| i64::from(task.node_id[*v as usize]);
+            t.push(("target_node".into(), ids(&task.target_node)));
+            t.push(("node_id".into(), ids(&task.node_id)));
+            t.push(("edge_id".into(), ids(&task.edge_id)));
+            t.push((
+                "edge_index".into(),
+                Tensor::i64(
+                    vec![2, e],
+                    batch.src().iter().chain(batch.dst()).map(input_id),
+                ),
+            ));
+        }
+        None => {
+            t.push((
+                "edge_index".into(),
+                Tensor::i64(
+                    vec![2, e],
+                    batch.src().iter().chain(batch.dst()).map(|&v| v as i64),
+                ),
+            ));
+            t.push((
+                "graph_index".into(),
+                Tensor::i64(vec![g], (first_graph..first_graph + g).map(|v| v as i64)),
+            ));
+        }
+    }
+    t.extend([
         (
             "log_probs".into(),
             Tensor::f32(vec![g, c], attr.log_probs.iter().copied()),
@@ -129,17 +136,22 @@ pub fn result_tensors(
             "target".into(),
             Tensor::i64(vec![g], attr.target.iter().map(|&v| v as i64)),
         ),
-    ];
+    ]);
     if let Some(s) = &attr.node_score {
         t.push(("node_score".into(), Tensor::f32(vec![n], s.iter().copied())));
     }
     if let Some(gt) = batch.edge_gt() {
         t.push(("edge_gt".into(), Tensor::u8(vec![e], gt.to_vec())));
     }
-    if let (Some(ea), Some(d), Some(s)) = (&attr.edge, &attr.edge_delta, &attr.edge_steps) {
+    if let Some(ea) = &attr.edge {
         t.push(("edge_attr".into(), Tensor::f32(vec![e], ea.iter().copied())));
-        t.push(("delta".into(), Tensor::f32(vec![g], d.iter().copied())));
-        t.push(("steps".into(), steps(s)));
+        // Attention scores (--method attention) have no delta.
+        if let (Some(d), Some(s)) = (&attr.edge_delta, &attr.edge_steps) {
+            t.push(("delta".into(), Tensor::f32(vec![g], d.iter().copied())));
+            t.push(("steps".into(), steps(s)));
+        }
+    }
+    if let (Some(ea), None) = (&attr.edge, batch.node_task()) {
         let u = aggregate_edge_directions(batch, ea)?;
         let nu = u.attr.len();
         t.push((
@@ -158,18 +170,21 @@ pub fn result_tensors(
         ));
         t.push(("undirected_edge_ptr".into(), ptr(&u.ptr)));
     }
-    if let (Some(na), Some(d), Some(s)) = (&attr.node, &attr.node_delta, &attr.node_steps) {
+    if let Some(na) = &attr.node {
         t.push((
             "node_attr".into(),
             Tensor::f32(vec![n, f], na.iter().copied()),
         ));
-        let (dn, sn) = if attr.edge.is_some() {
-            ("node_delta", "node_steps")
-        } else {
-            ("delta", "steps")
-        };
-        t.push((dn.into(), Tensor::f32(vec![g], d.iter().copied())));
-        t.push((sn.into(), steps(s)));
+        // A joint attribution (--wrt both) has one delta, already written with the edges.
+        if let (Some(d), Some(s)) = (&attr.node_delta, &attr.node_steps) {
+            let (dn, sn) = if attr.edge.is_some() {
+                ("node_delta", "node_steps")
+            } else {
+                ("delta", "steps")
+            };
+            t.push((dn.into(), Tensor::f32(vec![g], d.iter().copied())));
+            t.push((sn.into(), steps(s)));
+        }
     }
     Ok(t)
 }

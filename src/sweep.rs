@@ -5,15 +5,33 @@
 //! with the same settings, model and data reuses the finished chunks and
 //! computes only the rest. When every chunk is done, the chunks are assembled
 //! into `OUT` (atomically) and the partial folder is removed.
+//!
+//! - One writer per output: the sweep holds an exclusive lock on the partial folder
+//!   ([`lock`]); a second sweep on the same `OUT` fails at once with [`Error::Busy`] and
+//!   touches nothing.
+//! - Same run, same bytes: every file is written deterministically
+//!   ([`crate::output::write_safetensors`]), and resumed chunks are read back exactly
+//!   as fresh ones are, so a resumed run writes the bytes of an uninterrupted one.
+//! - Nothing left behind: a failed sweep removes its temporary files. It keeps its
+//!   finished chunks only when there are some ([`Error::Incomplete`] says how many),
+//!   and otherwise removes the partial folder. A stop request ([`Sweep::run_until`])
+//!   ends the sweep after the chunk in flight with [`Error::Interrupted`].
 
-use crate::output::{result_tensors, write_safetensors, ReadBack};
+pub mod lock;
+
+use crate::memory;
+use crate::output::{
+    is_temp_of, prepare_output, result_tensors, safetensors_bytes, write_atomic, ReadBack,
+};
 use crate::{
     explain_with_progress, Attributions, Device, Error, ExplainConfig, GraphBatch, GraphConvNet,
     Result,
 };
+use lock::{OutputLock, LOCK_FILE};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Graphs per chunk of a sweep on the CPU.
@@ -45,6 +63,9 @@ pub struct Sweep<'a> {
     pub device: Device,
     /// Metadata written into the output (method, rule, model hash, dataset, ...).
     pub metadata: BTreeMap<String, String>,
+    /// Node tasks: the input graph the instances come from (`--method attention` reads
+    /// its coefficients on the whole graph).
+    pub whole: Option<&'a GraphBatch>,
 }
 
 /// What a finished sweep did.
@@ -80,7 +101,8 @@ fn batch_fingerprint(b: &GraphBatch) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn partial_dir(out: &Path) -> PathBuf {
+/// The partial-results folder of output `out`: `OUT.partial`.
+pub fn partial_dir(out: &Path) -> PathBuf {
     let mut p = out.as_os_str().to_owned();
     p.push(".partial");
     PathBuf::from(p)
@@ -109,7 +131,9 @@ fn read_chunk(path: &Path, batch: &GraphBatch, num_classes: usize) -> Result<Att
     };
     let steps = |v: Option<Vec<f64>>| v.map(|v| v.into_iter().map(|s| s as usize).collect());
     let has_edges = r.f64s("edge_attr")?.is_some();
-    let has_nodes = r.f64s("node_attr")?.is_some();
+    // A joint attribution's node part has no delta of its own.
+    let has_nodes =
+        r.f64s("node_attr")?.is_some() && (!has_edges || r.f64s("node_delta")?.is_some());
     let (dn, sn) = if has_edges {
         ("node_delta", "node_steps")
     } else {
@@ -138,6 +162,57 @@ fn read_chunk(path: &Path, batch: &GraphBatch, num_classes: usize) -> Result<Att
     })
 }
 
+/// Host memory the results of a sweep over `batch` hold (the attributions in f64,
+/// the output tensors, and the bonds of the undirected view), for [`memory::check`].
+fn result_bytes(batch: &GraphBatch, config: &ExplainConfig, classes: usize) -> u64 {
+    let (g, n, e, f) = (
+        batch.num_graphs() as u64,
+        batch.num_nodes() as u64,
+        batch.num_edges() as u64,
+        batch.num_features() as u64,
+    );
+    let nodes = if config.wrt.nodes() {
+        memory::product(&[n, f, 8 + 4])
+    } else {
+        0
+    };
+    // Per edge: attribution (f64, f32), edge index (2 × i64), bonds (f32 and 2 × i64).
+    let edges = memory::product(&[e, 8 + 4 + 16 + 4 + 16]);
+    let graphs = memory::product(&[g, classes.max(1) as u64 + 8, 8 + 4]);
+    nodes
+        .saturating_add(edges)
+        .saturating_add(graphs)
+        .saturating_add(memory::product(&[n, 8 + 4]))
+}
+
+/// Removes leftovers of killed runs: temporary files in the partial folder, and
+/// temporary files of `out` beside it. Only called while holding the lock.
+fn remove_stale_temporaries(out: &Path, dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().ends_with(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let (Some(name), Some(parent)) = (out.file_name(), out.parent()) else {
+        return;
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let name = name.to_string_lossy();
+    if let Ok(entries) = std::fs::read_dir(parent) {
+        for e in entries.flatten() {
+            if is_temp_of(&e.file_name().to_string_lossy(), &name) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 impl Sweep<'_> {
     /// Runs the sweep into `out`. `progress(k)` is called as graphs finish
     /// (also for resumed ones). With `restart`, earlier partial results are discarded.
@@ -147,11 +222,90 @@ impl Sweep<'_> {
         restart: bool,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<SweepSummary> {
+        self.run_until(out, restart, progress, &AtomicBool::new(false))
+    }
+
+    /// [`Sweep::run`], stopping after the chunk in flight once `stop` is set (from
+    /// another thread, e.g. a signal handler): the finished chunks stay in
+    /// `OUT.partial` and the result is [`Error::Interrupted`].
+    pub fn run_until(
+        &self,
+        out: &Path,
+        restart: bool,
+        progress: &(dyn Fn(usize) + Sync),
+        stop: &AtomicBool,
+    ) -> Result<SweepSummary> {
         self.config.validate(self.model, self.batch)?;
         self.device.open()?;
-        self.device.supports(self.config.method)?;
         self.device.supports_storage(self.config.storage)?;
+        let g = self.batch.num_graphs();
+        let c = self.model.num_classes();
+        let needed = result_bytes(self.batch, self.config, c);
+        memory::check(
+            || format!("holding the results of {g} graphs"),
+            needed,
+            || {
+                let fit = memory::available().map_or(0, |a| {
+                    (g as u128 * a as u128 / needed.max(1) as u128) as usize
+                });
+                format!(
+                    "explain fewer graphs at once with --graphs A..B (about {} would fit)",
+                    fit.max(1)
+                )
+            },
+        )?;
+        prepare_output(out)?;
         let dir = partial_dir(out);
+        let lock = OutputLock::acquire(out, &dir)?;
+        remove_stale_temporaries(out, &dir);
+        match self.sweep_chunks(out, &dir, restart, progress, stop) {
+            Ok((summary, bytes)) => {
+                if let Err(e) = write_atomic(out, bytes.len() as u64, |f| f.write_all(&bytes)) {
+                    return Err(Error::Incomplete {
+                        source: Box::new(e),
+                        kept: g,
+                        total: g,
+                        dir,
+                    });
+                }
+                lock.remove_folder()?;
+                Ok(summary)
+            }
+            // A refused resume keeps the folder as it is.
+            Err(e @ Error::Resume { .. }) => Err(e),
+            // An interruption keeps its chunks, if it has any.
+            Err(e @ Error::Interrupted { kept, .. }) => {
+                if kept == 0 {
+                    let _ = lock.remove_folder();
+                }
+                Err(e)
+            }
+            Err(error) => match graphs_on_disk(&dir, g) {
+                0 => {
+                    // Nothing a rerun could resume: leave nothing behind.
+                    let _ = lock.remove_folder();
+                    Err(error)
+                }
+                kept => Err(Error::Incomplete {
+                    source: Box::new(error),
+                    kept,
+                    total: g,
+                    dir,
+                }),
+            },
+        }
+    }
+
+    /// Checks or writes the manifest, then computes (or reuses) every chunk; returns
+    /// the summary and the bytes of the final file.
+    fn sweep_chunks(
+        &self,
+        out: &Path,
+        dir: &Path,
+        restart: bool,
+        progress: &(dyn Fn(usize) + Sync),
+        stop: &AtomicBool,
+    ) -> Result<(SweepSummary, Vec<u8>)> {
         let mut fingerprint = self.metadata.clone();
         fingerprint.insert("data_sha256".into(), batch_fingerprint(self.batch));
         fingerprint.insert("first_graph".into(), self.first_graph.to_string());
@@ -159,10 +313,27 @@ impl Sweep<'_> {
         fingerprint.insert("chunk_graphs".into(), chunk.to_string());
         let manifest = serde_json::to_string_pretty(&fingerprint).unwrap_or_default();
         let manifest_path = dir.join("manifest.json");
-        if restart && dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let others = || -> Vec<PathBuf> {
+            std::fs::read_dir(dir)
+                .map(|r| {
+                    r.flatten()
+                        .filter(|e| e.file_name() != LOCK_FILE)
+                        .map(|e| e.path())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        if restart {
+            for p in others() {
+                let removed = if p.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
+                removed.map_err(|e| Error::io(&p, e))?;
+            }
         }
-        if dir.exists() {
+        if manifest_path.exists() {
             let old = std::fs::read_to_string(&manifest_path).map_err(|e| Error::Resume {
                 path: manifest_path.clone(),
                 message: format!(
@@ -171,17 +342,25 @@ impl Sweep<'_> {
             })?;
             if old != manifest {
                 return Err(Error::Resume {
-                    path: dir,
+                    path: dir.to_path_buf(),
                     message: "holds partial results of a run with other settings, model or data; \
                               rerun with the same settings to continue it, or pass --restart to discard it"
                         .into(),
                 });
             }
+        } else if let Some(stray) = others().first() {
+            return Err(Error::Resume {
+                path: manifest_path.clone(),
+                message: format!(
+                    "is missing, but the folder holds other files ({}): not partial results of graph-ig; \
+                     pass --restart to discard them",
+                    stray.display()
+                ),
+            });
         } else {
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            let tmp = dir.join("manifest.json.tmp");
-            std::fs::write(&tmp, &manifest).map_err(|e| Error::io(&tmp, e))?;
-            std::fs::rename(&tmp, &manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+            write_atomic(&manifest_path, manifest.len() as u64, |f| {
+                f.write_all(manifest.as_bytes())
+            })?;
         }
 
         let g = self.batch.num_graphs();
@@ -189,11 +368,17 @@ impl Sweep<'_> {
         let mut all = Attributions::default();
         let mut resumed = 0;
         let started = Instant::now();
-        let meta: HashMap<String, String> = fingerprint.into_iter().collect();
         for start in (0..g).step_by(chunk) {
+            if stop.load(Ordering::SeqCst) {
+                return Err(Error::Interrupted {
+                    kept: graphs_on_disk(dir, g),
+                    total: g,
+                    dir: dir.to_path_buf(),
+                });
+            }
             let end = (start + chunk).min(g);
             let sub = self.batch.subset(start..end)?;
-            let path = chunk_path(&dir, start, end);
+            let path = chunk_path(dir, start, end);
             let done = if path.exists() {
                 // A chunk that cannot be read back is recomputed, never trusted.
                 read_chunk(&path, &sub, c).ok()
@@ -207,15 +392,30 @@ impl Sweep<'_> {
                     a
                 }
                 None => {
-                    let a = explain_with_progress(
-                        self.model,
-                        &sub,
-                        self.config,
-                        self.device,
-                        progress,
-                    )?;
+                    let a = match (self.config.method, self.whole) {
+                        (crate::Method::Attention(_), Some(whole)) => {
+                            let a = crate::attention::explain(
+                                self.model,
+                                &sub,
+                                self.config,
+                                Some(whole),
+                            )?;
+                            progress(sub.num_graphs());
+                            a
+                        }
+                        _ => explain_with_progress(
+                            self.model,
+                            &sub,
+                            self.config,
+                            self.device,
+                            progress,
+                        )?,
+                    };
                     let tensors = result_tensors(&sub, &a, self.first_graph + start)?;
-                    write_safetensors(&path, &tensors, &meta)?;
+                    let bytes = safetensors_bytes(&path, &tensors, &fingerprint)?;
+                    write_atomic(&path, bytes.len() as u64, |f| f.write_all(&bytes)).map_err(
+                        |e| with_run_estimate(e, bytes.len() as u64, end - start, g - end, g),
+                    )?;
                     // What is written is what the final file holds: read it back in f32.
                     read_chunk(&path, &sub, c)?
                 }
@@ -223,14 +423,62 @@ impl Sweep<'_> {
             all.append(attr);
         }
         let tensors = result_tensors(self.batch, &all, self.first_graph)?;
-        let meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
-        write_safetensors(out, &tensors, &meta)?;
-        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        Ok(SweepSummary {
-            attributions: all,
-            graphs: g,
-            resumed_graphs: resumed,
-            seconds: started.elapsed().as_secs_f64(),
+        let bytes = safetensors_bytes(out, &tensors, &self.metadata)?;
+        Ok((
+            SweepSummary {
+                attributions: all,
+                graphs: g,
+                resumed_graphs: resumed,
+                seconds: started.elapsed().as_secs_f64(),
+            },
+            bytes,
+        ))
+    }
+}
+
+/// Graphs of a run of `total` graphs whose chunk files are in `dir` (by their names).
+fn graphs_on_disk(dir: &Path, total: usize) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let graphs: usize = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let range = name.strip_prefix("chunk-")?.strip_suffix(".safetensors")?;
+            let (a, b) = range.split_once('-')?;
+            let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+            b.checked_sub(a)
         })
+        .sum();
+    graphs.min(total)
+}
+
+/// Adds to a full-disk error on a chunk of `chunk_graphs` graphs (`chunk_bytes` bytes)
+/// what the rest of the run will write: the other `remaining` graphs' chunks and the
+/// final file of `total` graphs (about the size of all chunks).
+fn with_run_estimate(
+    e: Error,
+    chunk_bytes: u64,
+    chunk_graphs: usize,
+    remaining: usize,
+    total: usize,
+) -> Error {
+    match e {
+        Error::NoSpace {
+            path,
+            needed,
+            free,
+            more: None,
+        } => {
+            let per_graph = chunk_bytes / chunk_graphs.max(1) as u64;
+            Error::NoSpace {
+                path,
+                needed,
+                more: Some(per_graph.saturating_mul((remaining + total) as u64)),
+                free,
+            }
+        }
+        e => e,
     }
 }

@@ -249,14 +249,14 @@ impl SyntheticDataset {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let b = &self.batch;
+        // Each file atomically: a failure (a full disk) leaves no truncated file.
         let write = |suffix: &str, body: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| {
             let path = dir.join(format!("{name}_{suffix}.txt"));
-            let mut f = std::io::BufWriter::new(
-                std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?,
-            );
-            body(&mut f)
-                .and_then(|_| f.flush())
-                .map_err(|e| Error::io(&path, e))
+            crate::output::write_atomic(&path, 0, |f| {
+                let mut f = std::io::BufWriter::new(f);
+                body(&mut f)?;
+                f.flush()
+            })
         };
         write("A", &|f| {
             for (s, d) in b.src().iter().zip(b.dst()) {

@@ -5,16 +5,26 @@
 
 mod common;
 
-use common::{edge_case_batch, random_model, rng};
-use graph_ig::cpu::network::{forward, Activations, LocalGraph};
+use common::{edge_case_batch, random_model, rng, tutorial_parts as parts};
+use graph_ig::cpu::network::LocalGraph;
+use graph_ig::cpu::Cpu;
+use graph_ig::nn::{Instances, Mask, Network};
 use graph_ig::{explain, Device, ExplainConfig, GraphBatch, GraphConvNet, Method, Pool, Target};
+
+/// What the library's forward pass gives: the conv blocks' outputs `h[1..=L]` (index 0
+/// is the input) and the logits.
+struct Activations {
+    h: Vec<Vec<f64>>,
+    logits: Vec<f64>,
+}
 
 /// Class scores from conv layer `l`'s output `h` [n, d_l] on: the remaining conv
 /// layers, pooling and the head, written with plain loops from the weights.
 fn tail_logits(m: &GraphConvNet, g: &LocalGraph, l: usize, h: &[f64]) -> Vec<f64> {
     let n = g.n;
     let mut h = h.to_vec();
-    for conv in &m.convs[l..] {
+    let (convs, lin1, lin2) = parts(m);
+    for conv in &convs[l..] {
         let (din, dout) = (conv.lin_rel.in_dim, conv.lin_rel.out_dim);
         let mut agg = vec![0.0; n * din];
         for e in 0..g.src.len() {
@@ -35,11 +45,11 @@ fn tail_logits(m: &GraphConvNet, g: &LocalGraph, l: usize, h: &[f64]) -> Vec<f64
         }
         h = out;
     }
-    let d = m.lin1.in_dim;
+    let d = lin1.in_dim;
     let pooled: Vec<f64> = (0..d)
         .map(|c| {
             let col = (0..n).map(|i| h[i * d + c]);
-            match m.pool {
+            match m.pool().unwrap() {
                 Pool::Add => col.sum(),
                 Pool::Mean => col.sum::<f64>() / n as f64,
                 Pool::Max => col.fold(f64::NEG_INFINITY, f64::max),
@@ -61,7 +71,7 @@ fn tail_logits(m: &GraphConvNet, g: &LocalGraph, l: usize, h: &[f64]) -> Vec<f64
             })
             .collect()
     };
-    lin(&m.lin2, &lin(&m.lin1, &pooled, true), false)
+    lin(lin2, &lin(lin1, &pooled, true), false)
 }
 
 fn activations(m: &GraphConvNet, b: &GraphBatch, g: usize) -> (LocalGraph, Vec<f64>, Activations) {
@@ -72,9 +82,38 @@ fn activations(m: &GraphConvNet, b: &GraphBatch, g: usize) -> (LocalGraph, Vec<f
         .iter()
         .map(|&v| v as f64)
         .collect();
-    let mut act = Activations::default();
-    forward(m, &lg, &x, &vec![1.0; lg.src.len()], &mut act);
+    let net = Network::new(&Cpu, m).unwrap();
+    let st = net.structure(&Cpu, &lg).unwrap();
+    let w = vec![1.0; lg.src.len()];
+    let inst = Instances {
+        graph: &lg,
+        steps: 1,
+    };
+    let tape = net
+        .forward(&Cpu, inst, &st, x.clone(), Mask::Edge(&w))
+        .unwrap();
+    let mut h = vec![x.clone()];
+    h.extend(net.block_values(&tape).into_iter().map(|(v, _)| v.clone()));
+    let act = Activations {
+        h,
+        logits: tape.logits().clone(),
+    };
     (lg, x, act)
+}
+
+/// The logits at features `x` (edge mask 1).
+fn activations_at(m: &GraphConvNet, lg: &LocalGraph, x: &[f64]) -> Vec<f64> {
+    let net = Network::new(&Cpu, m).unwrap();
+    let st = net.structure(&Cpu, lg).unwrap();
+    let w = vec![1.0; lg.src.len()];
+    let inst = Instances {
+        graph: lg,
+        steps: 1,
+    };
+    net.forward(&Cpu, inst, &st, x.to_vec(), Mask::Edge(&w))
+        .unwrap()
+        .logits()
+        .clone()
 }
 
 #[test]
@@ -171,12 +210,7 @@ fn contrastive_gradient_matches_finite_differences() {
     for g in 0..batch.num_graphs() {
         let (lg, x, _) = activations(&model, &batch, g);
         let t = a.target[g];
-        let w = vec![1.0; lg.src.len()];
-        let logit = |x: &[f64]| {
-            let mut act = Activations::default();
-            forward(&model, &lg, x, &w, &mut act);
-            act.logits[t]
-        };
+        let logit = |x: &[f64]| activations_at(&model, &lg, x)[t];
         let f = batch.num_features();
         for i in 0..lg.n {
             let norm = (0..f)
@@ -216,7 +250,7 @@ fn cam_and_bad_layers_are_clear_errors_and_gpu_paths_refuse() {
     assert!(run(Method::Cam, Device::Cpu)
         .unwrap_err()
         .to_string()
-        .contains("lin1"));
+        .contains("CAM needs global pooling followed directly"));
     assert!(run(Method::GradCam(Some(3)), Device::Cpu)
         .unwrap_err()
         .to_string()
@@ -226,7 +260,7 @@ fn cam_and_bad_layers_are_clear_errors_and_gpu_paths_refuse() {
     assert!(run(Method::Cam, Device::Interpret)
         .unwrap_err()
         .to_string()
-        .contains("lin1"));
+        .contains("CAM needs global pooling followed directly"));
     assert_eq!(
         "grad-cam:2".parse::<Method>().unwrap(),
         Method::GradCam(Some(2))

@@ -188,7 +188,7 @@ fn run(fixture: &str, full: &GraphBatch) {
             let a = explain(
                 &model,
                 &batch,
-                &cfg(method, Wrt::Both, Rule::GaussLegendre, steps),
+                &cfg(method, Wrt::Separate, Rule::GaussLegendre, steps),
                 Device::Cpu,
             )
             .unwrap();
@@ -334,7 +334,7 @@ fn explain_command_output_matches_captum() {
                 "cpu",
                 "--quiet",
                 "--wrt",
-                "both",
+                "separate",
                 "--target",
                 "label",
             ])

@@ -3,6 +3,7 @@
 //! CLI and through `graph_ig::sweep::Sweep`).
 
 mod common;
+mod sweeps;
 
 use common::{run_cli, text};
 use graph_ig::graph::tu::{load_tu, TuOptions};
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use sweeps::{assert_clean_error, write_data};
 
 const F: usize = 14;
 const NAME: &str = "Synthetic";
@@ -34,34 +36,6 @@ fn assert_success(o: &Output, what: &str) {
         text(&o.stdout),
         text(&o.stderr)
     );
-}
-
-/// Asserts a clean failure: non-zero exit, `graph-ig: error:` first, no panic,
-/// and every one of `parts` in stderr. Returns stderr.
-fn assert_clean_error(o: &Output, parts: &[&str], what: &str) -> String {
-    let err = text(&o.stderr);
-    assert!(
-        !o.status.success(),
-        "{what}: should fail, but succeeded\nstdout:\n{}",
-        text(&o.stdout)
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{what}: exit code; stderr:\n{err}"
-    );
-    assert!(
-        err.starts_with("graph-ig: error:"),
-        "{what}: stderr should start with 'graph-ig: error:':\n{err}"
-    );
-    assert!(!err.contains("panicked"), "{what}: panicked:\n{err}");
-    for p in parts {
-        assert!(
-            err.contains(p),
-            "{what}: stderr should contain {p:?}:\n{err}"
-        );
-    }
-    err
 }
 
 fn p(path: &Path) -> &str {
@@ -139,19 +113,6 @@ fn sha256(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// A synthetic TU dataset of `n` graphs in `dir/data`, written by the library.
-fn write_data(dir: &Path, n: usize, seed: u64) -> PathBuf {
-    let data = dir.join("data");
-    generate(&SyntheticConfig {
-        num_graphs: n,
-        seed,
-    })
-    .expect("generate")
-    .write_tu(&data, NAME)
-    .expect("write TU files");
-    data
 }
 
 /// The common `explain` arguments for a dataset, a model and an output file.
@@ -484,11 +445,11 @@ fn explain_wrt_both_and_nodes_write_node_tensors() {
     let batch = load_tu(&data, NAME, F, &TuOptions::default()).unwrap();
     let (g, n, e) = (batch.num_graphs(), batch.num_nodes(), batch.num_edges());
 
-    // Both.
+    // Both, as two separate attributions.
     let out = dir.path().join("both.safetensors");
     assert_success(
-        &explain(&data, &model, &out, &["--wrt", "both"]),
-        "--wrt both",
+        &explain(&data, &model, &out, &["--wrt", "separate"]),
+        "--wrt separate",
     );
     let r = read(&out);
     assert_eq!(shape(&r, "node_attr"), vec![n, F]);
@@ -501,7 +462,7 @@ fn explain_wrt_both_and_nodes_write_node_tensors() {
     assert!(i64s(&r, "steps").iter().all(|&s| s == 50));
     assert_eq!(
         r.metadata().unwrap().get("wrt").map(String::as_str),
-        Some("both")
+        Some("separate")
     );
     let both_edges = f64s(&r, "edge_attr");
     let both_nodes = f64s(&r, "node_attr");
@@ -665,7 +626,7 @@ fn bad_arguments_fail_cleanly() {
         ),
         (
             vec!["--wrt", "foo"],
-            vec!["\"foo\"", "edges, nodes or both"],
+            vec!["\"foo\"", "edges, nodes, both"],
             "unknown wrt",
         ),
         (
@@ -964,12 +925,30 @@ fn cli_partial_folder_without_manifest_fails_cleanly_and_restart_recovers() {
     let out = dir.path().join("out.safetensors");
     let partial = partial_of(&out);
     std::fs::create_dir_all(&partial).unwrap();
+    std::fs::write(partial.join("notes.txt"), "someone else's").unwrap();
     let o = explain(&data, &model, &out, &[]);
-    assert_clean_error(&o, &["manifest.json"], "partial folder without a manifest");
+    assert_clean_error(
+        &o,
+        &["manifest.json", "notes.txt", "--restart"],
+        "partial folder without a manifest",
+    );
+    assert!(
+        partial.join("notes.txt").exists(),
+        "a refusal touches nothing"
+    );
     let o = explain(&data, &model, &out, &["--restart"]);
     assert_success(&o, "--restart over a partial folder without a manifest");
     assert!(!partial.exists());
     assert_eq!(i64s(&read(&out), "graph_index"), vec![0, 1, 2, 3]);
+
+    // An empty partial folder (a run killed as it started) holds nothing to lose: it is used.
+    std::fs::remove_file(&out).unwrap();
+    std::fs::create_dir_all(&partial).unwrap();
+    assert_success(
+        &explain(&data, &model, &out, &[]),
+        "over an empty partial folder",
+    );
+    assert!(!partial.exists());
 }
 
 // ---------------------------------------------------------------- resume through the library
@@ -995,6 +974,7 @@ fn sweep<'a>(
         config,
         device: Device::Cpu,
         metadata,
+        whole: None,
     }
 }
 

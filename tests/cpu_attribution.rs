@@ -5,7 +5,7 @@
 mod common;
 
 use common::{edge_case_batch, random_graph, random_model, rel_l2, rng};
-use graph_ig::cpu::network::{backward, forward, log_probs, Activations, LocalGraph};
+use graph_ig::cpu::network::{gradients, outputs, LocalGraph};
 use graph_ig::explain::undirected::aggregate_edge_directions;
 use graph_ig::{
     explain, Adaptive, Device, ExplainConfig, GraphBatch, GraphConvNet, Method, NodeBaseline, Pool,
@@ -37,10 +37,7 @@ fn reference_edge_ig(
     let mut total = vec![0.0; e];
     for k in 0..steps {
         let w = vec![table.alphas[k]; e];
-        let mut act = Activations::default();
-        forward(model, &lg, &x, &w, &mut act);
-        let mut dw = vec![0.0; e];
-        backward(model, &lg, &w, &act, target, None, Some(&mut dw));
+        let (_, dw) = gradients(model, &lg, &x, &w, target).unwrap();
         for i in 0..e {
             total[i] += table.weights[k] * dw[i];
         }
@@ -68,10 +65,7 @@ fn reference_node_ig(
             .zip(b)
             .map(|(&v, &b)| b + table.alphas[k] * (v - b))
             .collect();
-        let mut act = Activations::default();
-        forward(model, &lg, &xa, &w, &mut act);
-        let mut dx = vec![0.0; x.len()];
-        backward(model, &lg, &w, &act, target, Some(&mut dx), None);
+        let (dx, _) = gradients(model, &lg, &xa, &w, target).unwrap();
         for i in 0..x.len() {
             total[i] += table.weights[k] * dx[i];
         }
@@ -149,8 +143,8 @@ fn node_ig_equals_the_plain_step_loop_with_a_given_baseline() {
         // Delta uses F at the given baseline.
         let lg = LocalGraph::from_batch(&batch, g);
         let w = vec![1.0; lg.src.len()];
-        let df =
-            log_probs(&model, &lg, &features(&batch, g), &w)[1] - log_probs(&model, &lg, &b, &w)[1];
+        let df = outputs(&model, &lg, &features(&batch, g), &w).unwrap()[1]
+            - outputs(&model, &lg, &b, &w).unwrap()[1];
         let d = want.iter().sum::<f64>() - df;
         assert!(
             (a.node_delta.as_ref().unwrap()[g] - d).abs() < 1e-12,
@@ -177,7 +171,7 @@ fn results_do_not_depend_on_batching_and_are_deterministic() {
     let mut r = rng(30);
     let model = random_model(&mut r, 3, &[8, 8], 8, 2, Pool::Max);
     let batch = edge_case_batch(&mut r, 3);
-    let cfg = ig(Target::Predicted, Wrt::Both, Rule::RiemannTrapezoid, 11);
+    let cfg = ig(Target::Predicted, Wrt::Separate, Rule::RiemannTrapezoid, 11);
     let all = explain(&model, &batch, &cfg, Device::Cpu).unwrap();
     assert_eq!(
         all,
@@ -248,7 +242,7 @@ fn saliency_and_input_x_gradient_are_the_gradient_at_the_input() {
     let batch = edge_case_batch(&mut r, 4);
     let cfg = |m| ExplainConfig {
         method: m,
-        wrt: Wrt::Both,
+        wrt: Wrt::Separate,
         target: Target::Class(0),
         ..Default::default()
     };
@@ -258,10 +252,7 @@ fn saliency_and_input_x_gradient_are_the_gradient_at_the_input() {
         let lg = LocalGraph::from_batch(&batch, g);
         let x = features(&batch, g);
         let w = vec![1.0; lg.src.len()];
-        let mut act = Activations::default();
-        forward(&model, &lg, &x, &w, &mut act);
-        let (mut dx, mut dw) = (vec![0.0; x.len()], vec![0.0; w.len()]);
-        backward(&model, &lg, &w, &act, 0, Some(&mut dx), Some(&mut dw));
+        let (dx, dw) = gradients(&model, &lg, &x, &w, 0).unwrap();
         let gr = batch.graph(g);
         let es = &sal.edge.as_ref().unwrap()[gr.edges.clone()];
         let ns = &sal.node.as_ref().unwrap()[gr.nodes.start * 4..gr.nodes.end * 4];
@@ -324,13 +315,13 @@ fn adaptive_steps_reach_the_tolerance_or_the_cap() {
             tol,
             max_steps: 1600,
         }),
-        ..ig(Target::Class(0), Wrt::Both, Rule::GaussLegendre, 25)
+        ..ig(Target::Class(0), Wrt::Separate, Rule::GaussLegendre, 25)
     };
     let a = explain(&model, &batch, &cfg, Device::Cpu).unwrap();
     let fixed = explain(
         &model,
         &batch,
-        &ig(Target::Class(0), Wrt::Both, Rule::GaussLegendre, 25),
+        &ig(Target::Class(0), Wrt::Separate, Rule::GaussLegendre, 25),
         Device::Cpu,
     )
     .unwrap();
@@ -359,10 +350,11 @@ fn adaptive_steps_reach_the_tolerance_or_the_cap() {
             let x = features(&batch, g);
             let (ones, zeros) = (vec![1.0; lg.src.len()], vec![0.0; lg.src.len()]);
             let df = if kind == "edges" {
-                log_probs(&model, &lg, &x, &ones)[0] - log_probs(&model, &lg, &x, &zeros)[0]
+                outputs(&model, &lg, &x, &ones).unwrap()[0]
+                    - outputs(&model, &lg, &x, &zeros).unwrap()[0]
             } else {
-                log_probs(&model, &lg, &x, &ones)[0]
-                    - log_probs(&model, &lg, &vec![0.0; x.len()], &ones)[0]
+                outputs(&model, &lg, &x, &ones).unwrap()[0]
+                    - outputs(&model, &lg, &vec![0.0; x.len()], &ones).unwrap()[0]
             };
             assert!(
                 delta[g].abs() <= tol * df.abs() || s == 1600,
@@ -489,7 +481,7 @@ fn ig_options_multiply_by_inputs_per_graph_baseline_and_corrected_trapezoid() {
     let rows: Vec<f32> = (0..g * 3).map(|i| (i % 7) as f32 * 0.15 - 0.4).collect();
     let per_graph = ExplainConfig {
         node_baseline: NodeBaseline::PerGraph(rows.clone()),
-        ..ig(Target::Class(1), Wrt::Both, Rule::GaussLegendre, 16)
+        ..ig(Target::Class(1), Wrt::Separate, Rule::GaussLegendre, 16)
     };
     // A per-graph baseline is the full tensor with each graph's row repeated.
     let full: Vec<f32> = batch

@@ -5,8 +5,11 @@
 mod common;
 
 use graph_ig::cpu::dense::{linear_backward_input, rows_times_transposed};
-use graph_ig::cpu::network::{Activations, LocalGraph, Network};
+use graph_ig::cpu::network::LocalGraph;
+use graph_ig::cpu::Cpu;
 use graph_ig::model::Linear;
+use graph_ig::model::{Conv, Op};
+use graph_ig::nn::{Instances, Mask, Network};
 use graph_ig::Pool;
 use rand::Rng;
 
@@ -132,9 +135,23 @@ fn prepared_network_first_layer_matches_the_graphconv_formula() {
         let g = LocalGraph::new(n, src.clone(), dst.clone());
         let x = sparse_rows(&mut rng, n * f);
         let w: Vec<f64> = (0..src.len()).map(|_| rng.gen_range(0.0..1.0)).collect();
-        let mut act = Activations::default();
-        Network::new(&model).forward(&g, &x, &w, &mut act);
-        let conv = &model.convs[0];
+        let net = Network::new(&Cpu, &model).unwrap();
+        let st = net.structure(&Cpu, &g).unwrap();
+        let inst = Instances {
+            graph: &g,
+            steps: 1,
+        };
+        let tape = net
+            .forward(&Cpu, inst, &st, x.clone(), Mask::Edge(&w))
+            .unwrap();
+        let h1 = net.block_values(&tape)[0].0;
+        let Op::Conv {
+            conv: Conv::Graph(conv),
+            ..
+        } = &model.body[0]
+        else {
+            panic!("the tutorial model starts with a GraphConv");
+        };
         for v in 0..n {
             let mut agg = vec![0.0; f];
             for e in (0..src.len()).filter(|&e| dst[e] as usize == v) {
@@ -149,7 +166,7 @@ fn prepared_network_first_layer_matches_the_graphconv_formula() {
                         + conv.lin_root.weight[o * f + j] * x[v * f + j];
                 }
                 approx::assert_relative_eq!(
-                    act.h[1][v * k + o],
+                    h1[v * k + o],
                     z.max(0.0),
                     epsilon = 1e-13,
                     max_relative = 1e-12

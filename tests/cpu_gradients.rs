@@ -4,7 +4,7 @@
 mod common;
 
 use common::{edge_case_batch, random_model, rng};
-use graph_ig::cpu::network::{backward, forward, log_probs, Activations, LocalGraph};
+use graph_ig::cpu::network::{gradients, outputs, LocalGraph};
 use graph_ig::{GraphBatch, Pool};
 use rand::Rng;
 
@@ -23,6 +23,29 @@ fn check_pool(pool: Pool, seed: u64) {
     let mut r = rng(seed);
     let f = 5;
     let model = random_model(&mut r, f, &[7, 6, 5], 8, 3, pool);
+    check_model(&model, pool, seed);
+}
+
+/// Every conv family (with BatchNorm, L2 normalisation, several heads, self-loops of
+/// its own, mean aggregations), every output op, against finite differences.
+#[test]
+fn every_conv_family_matches_finite_differences() {
+    use common::{random_zoo_model, Zoo};
+    use graph_ig::model::Output;
+    let outputs = [Output::LogSoftmax, Output::Softmax, Output::Logits];
+    let pools = [Pool::Add, Pool::Mean, Pool::Max];
+    for (k, family) in Zoo::ALL.iter().enumerate() {
+        let mut r = rng(100 + k as u64);
+        let (pool, out) = (pools[k % 3], outputs[k % 3]);
+        let model = random_zoo_model(&mut r, *family, 5, 3, pool, out);
+        println!("{family:?}: {}", model.describe());
+        check_model(&model, pool, 200 + k as u64);
+    }
+}
+
+fn check_model(model: &graph_ig::Model, pool: Pool, seed: u64) {
+    let mut r = rng(seed);
+    let f = model.num_features();
     let batch = edge_case_batch(&mut r, f);
     let h = 1e-6;
     let mut worst: f64 = 0.0;
@@ -32,12 +55,8 @@ fn check_pool(pool: Pool, seed: u64) {
         // Edge weights away from 0 and 1 so that the check is generic.
         let w: Vec<f64> = (0..e).map(|_| r.gen_range(0.3..1.7)).collect();
         let target = r.gen_range(0..3);
-        let mut act = Activations::default();
-        forward(&model, &lg, &x, &w, &mut act);
-        let mut dx = vec![0.0; x.len()];
-        let mut dw = vec![0.0; e];
-        backward(&model, &lg, &w, &act, target, Some(&mut dx), Some(&mut dw));
-        let f_at = |x: &[f64], w: &[f64]| log_probs(&model, &lg, x, w)[target];
+        let (dx, dw) = gradients(model, &lg, &x, &w, target).unwrap();
+        let f_at = |x: &[f64], w: &[f64]| outputs(model, &lg, x, w).unwrap()[target];
         for i in 0..e {
             let (mut wp, mut wm) = (w.clone(), w.clone());
             wp[i] += h;

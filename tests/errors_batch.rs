@@ -21,6 +21,7 @@ fn valid_parts() -> GraphParts {
         edge_labels: Some(vec![0, 0, 1, 1, 2]),
         edge_gt: Some(vec![0, 0, 1, 0, 1]),
         graph_labels: Some(vec![0, 1]),
+        edge_weight: None,
     }
 }
 
@@ -453,6 +454,7 @@ fn corner_cases_build_with_correct_offsets() {
         edge_labels: None,
         edge_gt: b.edge_gt().map(<[u8]>::to_vec),
         graph_labels: b.graph_labels().map(<[i64]>::to_vec),
+        edge_weight: None,
     };
     let b2 = GraphBatch::from_parts(p).expect("the same arrays through from_parts");
     assert_eq!(b2, b);

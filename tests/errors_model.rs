@@ -2,6 +2,9 @@
 //! supported dtype, and every malformed state dict rejected with an error that
 //! names the key, shape or dtype involved.
 
+mod common;
+
+use graph_ig::model::Card;
 use graph_ig::{Error, GraphConvNet, Pool, Result};
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
@@ -152,7 +155,8 @@ fn assert_contains(msg: &str, parts: &[&str], what: &str) {
 /// Every weight and bias of a model, flattened in a fixed order, with labels.
 fn all_params(m: &GraphConvNet) -> Vec<(String, Vec<f64>)> {
     let mut out = Vec::new();
-    for (k, c) in m.convs.iter().enumerate() {
+    let (convs, lin1, lin2) = common::tutorial_parts(m);
+    for (k, c) in convs.iter().enumerate() {
         out.push((
             format!("conv{}.lin_rel.weight", k + 1),
             c.lin_rel.weight.clone(),
@@ -170,10 +174,10 @@ fn all_params(m: &GraphConvNet) -> Vec<(String, Vec<f64>)> {
             c.lin_root.bias.clone(),
         ));
     }
-    out.push(("lin1.weight".into(), m.lin1.weight.clone()));
-    out.push(("lin1.bias".into(), m.lin1.bias.clone()));
-    out.push(("lin2.weight".into(), m.lin2.weight.clone()));
-    out.push(("lin2.bias".into(), m.lin2.bias.clone()));
+    out.push(("lin1.weight".into(), lin1.weight.clone()));
+    out.push(("lin1.bias".into(), lin1.bias.clone()));
+    out.push(("lin2.weight".into(), lin2.weight.clone()));
+    out.push(("lin2.bias".into(), lin2.bias.clone()));
     out
 }
 
@@ -195,10 +199,11 @@ fn valid_f32_model_loads_with_the_right_shapes_and_values() {
     assert_eq!(m.num_classes(), 2);
     assert_eq!(m.num_layers(), 2);
     assert_eq!(m.widths(), vec![3, 4, 4]);
-    assert_eq!(m.pool, Pool::Add, "the default pooling is add");
-    assert_eq!((m.lin1.in_dim, m.lin1.out_dim), (4, 5));
-    assert_eq!((m.lin2.in_dim, m.lin2.out_dim), (5, 2));
-    for c in &m.convs {
+    assert_eq!(m.pool(), Some(Pool::Add), "the default pooling is add");
+    let (convs, lin1, lin2) = common::tutorial_parts(&m);
+    assert_eq!((lin1.in_dim, lin1.out_dim), (4, 5));
+    assert_eq!((lin2.in_dim, lin2.out_dim), (5, 2));
+    for c in &convs {
         assert_eq!(c.lin_root.out_dim, c.lin_rel.out_dim);
         assert_eq!(c.lin_root.in_dim, c.lin_rel.in_dim);
     }
@@ -208,10 +213,10 @@ fn valid_f32_model_loads_with_the_right_shapes_and_values() {
     }
     // Row-major [out, in]: element (1, 2) of conv1.lin_rel.weight is flat index 5.
     assert_eq!(
-        m.convs[0].lin_rel.weight[5],
+        convs[0].lin_rel.weight[5],
         state_dict()[0].values[5] as f32 as f64
     );
-    assert_eq!(m.clone().with_pool(Pool::Max).pool, Pool::Max);
+    assert_eq!(m.clone().with_pool(Pool::Max).pool(), Some(Pool::Max));
 }
 
 #[test]
@@ -267,21 +272,47 @@ fn mixed_dtypes_in_one_file_are_accepted() {
     assert_eq!(m.widths(), vec![3, 4, 4]);
 }
 
+/// A bias PyG's default says is there must be there: a missing one is an error naming
+/// the key; a card that says `"bias": false` loads the layer with zeros.
 #[test]
-fn missing_biases_are_accepted_as_zeros() {
+fn missing_biases_are_errors_unless_the_card_says_so() {
+    for key in ["lin2.bias", "conv1.lin_rel.bias"] {
+        let sd = edited(|sd| sd.retain(|t| t.key != key));
+        let m = model_msg(load(&sd), key);
+        assert_contains(&m, &[&format!("missing key {key}"), "bias"], key);
+    }
     let sd = edited(|sd| sd.retain(|t| !t.key.ends_with(".bias")));
-    let m = load(&sd).expect("a state dict without biases");
-    for c in &m.convs {
+    let card = Card::parse(
+        r#"{"format": "graph-ig-arch/1", "task": "graph", "layers": [
+            {"op": "GraphConv", "prefix": "conv1", "bias": false}, {"op": "relu"},
+            {"op": "GraphConv", "prefix": "conv2", "bias": false}, {"op": "relu"},
+            {"op": "global_add_pool"},
+            {"op": "Linear", "prefix": "lin1", "bias": false}, {"op": "relu"},
+            {"op": "Linear", "prefix": "lin2", "bias": false}, {"op": "log_softmax"}]}"#,
+        "card.json",
+    )
+    .unwrap();
+    let bytes = serialize(&sd, Dtype::F32);
+    let m = GraphConvNet::from_safetensors_bytes_with_card(&bytes, "<memory>", &card)
+        .expect("a state dict without biases and a card that says so");
+    let (convs, lin1, lin2) = common::tutorial_parts(&m);
+    for c in &convs {
         assert!(c.lin_rel.bias.iter().all(|&b| b == 0.0));
         assert_eq!(c.lin_rel.bias.len(), c.lin_rel.out_dim);
     }
-    assert_eq!(m.lin1.bias, vec![0.0; 5]);
-    assert_eq!(m.lin2.bias, vec![0.0; 2]);
+    assert_eq!(lin1.bias, vec![0.0; 5]);
+    assert_eq!(lin2.bias, vec![0.0; 2]);
     // The weights are still read.
     assert_eq!(
-        m.lin2.weight,
+        lin2.weight,
         expected("lin2.weight", |v| v as f32 as f64, 10)
     );
+    // A card that says "bias": false with a bias present is an error too.
+    let with = serialize(&state_dict(), Dtype::F32);
+    let e = GraphConvNet::from_safetensors_bytes_with_card(&with, "<memory>", &card)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unexpected key conv1.lin_rel.bias"), "{e}");
 }
 
 #[test]

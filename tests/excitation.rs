@@ -4,7 +4,7 @@
 mod common;
 
 use common::{edge_case_batch, random_model, rng};
-use graph_ig::model::{GraphConvLayer, Linear};
+use graph_ig::model::Linear;
 use graph_ig::{explain, Device, ExplainConfig, GraphBatch, GraphConvNet, Method, Pool, Target};
 
 fn lin(out_dim: usize, in_dim: usize, weight: Vec<f64>, bias: Vec<f64>) -> Linear {
@@ -34,15 +34,16 @@ fn eb(model: &GraphConvNet, batch: &GraphBatch, m: Method, c: usize) -> Vec<f64>
 /// its share to x_0 : x_1. So EB = [(1.1 + 2.6·0.2) / 3.7, 2.6·0.8 / 3.7].
 #[test]
 fn excitation_backprop_matches_a_hand_computation() {
-    let model = GraphConvNet {
-        convs: vec![GraphConvLayer {
-            lin_rel: lin(1, 1, vec![0.5], vec![0.1]),
-            lin_root: lin(1, 1, vec![1.0], vec![0.0]),
-        }],
-        lin1: lin(1, 1, vec![1.0], vec![0.0]),
-        lin2: lin(2, 1, vec![1.0, -1.0], vec![0.0, 0.0]),
-        pool: Pool::Add,
-    };
+    let model = GraphConvNet::tutorial(
+        vec![(
+            lin(1, 1, vec![0.5], vec![0.1]),
+            lin(1, 1, vec![1.0], vec![0.0]),
+        )],
+        lin(1, 1, vec![1.0], vec![0.0]),
+        lin(2, 1, vec![1.0, -1.0], vec![0.0, 0.0]),
+        Pool::Add,
+    )
+    .unwrap();
     let batch = GraphBatch::builder(1)
         .graph(&[1.0, 2.0], &[(0, 1)])
         .build()
@@ -71,13 +72,7 @@ fn excitation_mass_is_conserved() {
     for (seed, pool) in [(1u64, Pool::Add), (2, Pool::Mean), (3, Pool::Max)] {
         let mut r = rng(seed);
         let mut model = random_model(&mut r, 3, &[5, 4], 4, 2, pool);
-        for c in &mut model.convs {
-            for l in [&mut c.lin_rel, &mut c.lin_root] {
-                l.weight.iter_mut().for_each(|w| *w = w.abs() + 0.01);
-                l.bias.iter_mut().for_each(|b| *b = b.abs());
-            }
-        }
-        for l in [&mut model.lin1, &mut model.lin2] {
+        for l in model.linears_mut() {
             l.weight.iter_mut().for_each(|w| *w = w.abs() + 0.01);
             l.bias.iter_mut().for_each(|b| *b = b.abs());
         }
@@ -118,8 +113,9 @@ fn contrastive_eb_is_eb_minus_eb_of_the_negated_classifier() {
     let batch = edge_case_batch(&mut r, 3);
     for c in 0..3 {
         let mut neg = model.clone();
-        let h = neg.lin2.in_dim;
-        neg.lin2.weight[c * h..(c + 1) * h]
+        let lin2 = neg.classifier_mut().unwrap();
+        let h = lin2.in_dim;
+        lin2.weight[c * h..(c + 1) * h]
             .iter_mut()
             .for_each(|w| *w = -*w);
         let want: Vec<f64> = eb(&model, &batch, Method::ExcitationBackprop, c)

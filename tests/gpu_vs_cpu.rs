@@ -141,7 +141,7 @@ fn every_method_rule_and_pool_matches_the_cpu_on_edge_cases() {
             &format!("{pool:?} ig both"),
             &model,
             &batch,
-            &cfg(ig, Wrt::Both, Rule::GaussLegendre, 12),
+            &cfg(ig, Wrt::Separate, Rule::GaussLegendre, 12),
         );
         for rule in [
             Rule::RiemannLeft,
@@ -160,13 +160,18 @@ fn every_method_rule_and_pool_matches_the_cpu_on_edge_cases() {
             &format!("{pool:?} saliency"),
             &model,
             &batch,
-            &cfg(Method::Saliency, Wrt::Both, Rule::GaussLegendre, 1),
+            &cfg(Method::Saliency, Wrt::Separate, Rule::GaussLegendre, 1),
         );
         check_all(
             &format!("{pool:?} input x gradient"),
             &model,
             &batch,
-            &cfg(Method::InputXGradient, Wrt::Both, Rule::GaussLegendre, 1),
+            &cfg(
+                Method::InputXGradient,
+                Wrt::Separate,
+                Rule::GaussLegendre,
+                1,
+            ),
         );
     }
 }
@@ -196,7 +201,7 @@ fn max_pool_ties_split_like_the_cpu() {
         &batch,
         &cfg(
             Method::IntegratedGradients,
-            Wrt::Both,
+            Wrt::Separate,
             Rule::GaussLegendre,
             16,
         ),
@@ -260,7 +265,7 @@ fn baselines_targets_and_adaptive_steps_match_the_cpu() {
             target: Target::PerGraph((0..batch.num_graphs()).map(|g| g % 3).collect()),
             ..cfg(
                 Method::IntegratedGradients,
-                Wrt::Both,
+                Wrt::Separate,
                 Rule::GaussLegendre,
                 9,
             )
@@ -277,7 +282,12 @@ fn baselines_targets_and_adaptive_steps_match_the_cpu() {
                     .collect(),
             ),
             multiply_by_inputs: false,
-            ..cfg(Method::IntegratedGradients, Wrt::Both, Rule::Trapezoid, 9)
+            ..cfg(
+                Method::IntegratedGradients,
+                Wrt::Separate,
+                Rule::Trapezoid,
+                9,
+            )
         },
     );
     // Adaptive: the tolerance is far from the deltas' f32 noise, so CPU and device
@@ -310,7 +320,7 @@ fn chunking_step_splitting_and_grid_size_do_not_change_a_bit() {
     let batch = edge_case_batch(&mut r, 4);
     let c = cfg(
         Method::IntegratedGradients,
-        Wrt::Both,
+        Wrt::Separate,
         Rule::GaussLegendre,
         10,
     );
@@ -561,7 +571,7 @@ fn smoothgrad_and_vargrad_match_the_cpu() {
         let model = random_model(&mut r, 5, &[12, 8], 12, 3, pool);
         let batch = edge_case_batch(&mut r, 5);
         for method in [Method::SmoothGrad, Method::VarGrad] {
-            let mut c = cfg(method, Wrt::Both, Rule::GaussLegendre, 1);
+            let mut c = cfg(method, Wrt::Separate, Rule::GaussLegendre, 1);
             c.smoothing.samples = 6;
             c.smoothing.sigma = 0.2;
             c.smoothing.seed = seed;
@@ -593,7 +603,7 @@ fn new_gpu_methods_do_not_depend_on_chunking() {
     ] {
         let c = ExplainConfig {
             method,
-            wrt: Wrt::Both,
+            wrt: Wrt::Separate,
             ..Default::default()
         };
         let run = |gpu: &InterpretGpu, budget: Option<usize>| {

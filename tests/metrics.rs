@@ -21,7 +21,7 @@ use graph_ig::metrics::nodes::{evaluate_nodes, NodeEvalReport, NodeExplanation};
 use graph_ig::metrics::{
     edge_scores_from_nodes, evaluate, node_marks, roc_auc, EvalConfig, MaskRule, Ranking,
 };
-use graph_ig::model::{GraphConvLayer, Linear};
+use graph_ig::model::Linear;
 use graph_ig::{Error, GraphBatch, GraphConvNet, Pool};
 use rand::Rng;
 
@@ -45,21 +45,27 @@ fn sigmoid(z: f64) -> f64 {
 /// positive features the pooled value is `z = Σ_e w_e x_src(e)`, so
 /// `p_0 = σ(z − 4.5)` and the prediction is class 0 iff `z > 4.5`.
 fn sum_model() -> GraphConvNet {
+    sum_model_with_root(0.0)
+}
+
+/// [`sum_model`] with the root weight `root` (`x_i' = Σ_e w_e x_src + root · x_i`).
+fn sum_model_with_root(root: f64) -> GraphConvNet {
     let lin = |out_dim, in_dim, weight: Vec<f64>, bias: Vec<f64>| Linear {
         out_dim,
         in_dim,
         weight,
         bias,
     };
-    GraphConvNet {
-        convs: vec![GraphConvLayer {
-            lin_rel: lin(1, 1, vec![1.0], vec![0.0]),
-            lin_root: lin(1, 1, vec![0.0], vec![0.0]),
-        }],
-        lin1: lin(1, 1, vec![1.0], vec![0.0]),
-        lin2: lin(2, 1, vec![1.0, 0.0], vec![-4.5, 0.0]),
-        pool: Pool::Add,
-    }
+    GraphConvNet::tutorial(
+        vec![(
+            lin(1, 1, vec![1.0], vec![0.0]),
+            lin(1, 1, vec![root], vec![0.0]),
+        )],
+        lin(1, 1, vec![1.0], vec![0.0]),
+        lin(2, 1, vec![1.0, 0.0], vec![-4.5, 0.0]),
+        Pool::Add,
+    )
+    .unwrap()
 }
 
 /// Four graphs, see the comments of [`hand_computed`].
@@ -431,7 +437,7 @@ fn brute_force_per_graph_loop() {
             let sub = batch.subset(gi..gi + 1).unwrap();
             let lg = graph_ig::cpu::network::LocalGraph::from_batch(&sub, 0);
             let x: Vec<f64> = sub.features().iter().map(|&v| v as f64).collect();
-            let run = |w: &[f64]| graph_ig::cpu::network::log_probs(&model, &lg, &x, w);
+            let run = |w: &[f64]| graph_ig::cpu::network::outputs(&model, &lg, &x, w).unwrap();
             let er = batch.graph(gi).edges;
             let e = er.len();
             let s: Vec<f64> = attr[er.clone()].iter().map(|a| a.abs()).collect();
@@ -1093,8 +1099,7 @@ fn node_level_hand_computed() {
 /// weight (`x_i' = x_i`, summed), one graph without edges.
 #[test]
 fn node_occlusion_zeroes_features() {
-    let mut m = sum_model();
-    m.convs[0].lin_root.weight = vec![1.0];
+    let m = sum_model_with_root(1.0);
     let batch = GraphBatch::builder(1)
         .labelled_graph(&[2.0, 3.0, 4.0], &[], 0, None)
         .build()
@@ -1182,7 +1187,8 @@ fn node_level_brute_force() {
                 .collect();
             let s: Vec<f64> = score[gr.nodes.clone()].iter().map(|a| a.abs()).collect();
             let t = target[gi];
-            let run = |x: &[f64], w: &[f64]| graph_ig::cpu::network::log_probs(&model, &lg, x, w);
+            let run =
+                |x: &[f64], w: &[f64]| graph_ig::cpu::network::outputs(&model, &lg, x, w).unwrap();
             let full = run(&x, &vec![1.0; edges.len()]);
             let ge = &r.graphs[gi];
             close(ge.full.p_target, full[t].exp(), "full p");

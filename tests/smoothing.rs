@@ -5,7 +5,7 @@
 mod common;
 
 use common::{edge_case_batch, random_model, rng};
-use graph_ig::cpu::network::{log_probs, LocalGraph};
+use graph_ig::cpu::network::{outputs, LocalGraph};
 use graph_ig::{explain, Device, ExplainConfig, GraphBatch, Method, Pool, Smoothing, Target, Wrt};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -72,7 +72,7 @@ fn smoothgrad_and_vargrad_match_an_independent_computation() {
     };
     let cfg = |m| ExplainConfig {
         method: m,
-        wrt: Wrt::Both,
+        wrt: Wrt::Separate,
         smoothing: sm,
         target: Target::Class(1),
         ..Default::default()
@@ -84,7 +84,7 @@ fn smoothgrad_and_vargrad_match_an_independent_computation() {
     for g in 0..batch.num_graphs() {
         let (lg, x) = graph_inputs(&batch, g);
         let e = lg.src.len();
-        let f1 = |x: &[f64], w: &[f64]| log_probs(&model, &lg, x, w)[1];
+        let f1 = |x: &[f64], w: &[f64]| outputs(&model, &lg, x, w).unwrap()[1];
         for (kind, len) in [("edges", e), ("nodes", x.len())] {
             let samples = noise(9, &x, &lg, len, 0.2, 4);
             let grads: Vec<Vec<f64>> = samples
@@ -172,7 +172,7 @@ fn noise_does_not_depend_on_batching_and_settings_are_checked() {
     let batch = edge_case_batch(&mut r, 3);
     let cfg = ExplainConfig {
         method: Method::SmoothGrad,
-        wrt: Wrt::Both,
+        wrt: Wrt::Separate,
         ..Default::default()
     };
     let all = explain(&model, &batch, &cfg, Device::Cpu).unwrap();

@@ -85,11 +85,15 @@ pub fn run(args: EvalArgs) -> Result<()> {
 #[cfg(feature = "cpu-ref")]
 mod imp {
     use super::EvalArgs;
-    use graph_ig::cpu::network::{LocalGraph, Network};
+    use crate::cli::io::{noteln, outln};
+    use graph_ig::args::{number_list, number_pair};
+    use graph_ig::cpu::network::LocalGraph;
+    use graph_ig::cpu::Cpu;
     use graph_ig::metrics::evaluate::{EvalReport, Explanation, GroundTruthReport, PopeMetrics};
     use graph_ig::metrics::ground_truth::GroundTruthSummary;
     use graph_ig::metrics::nodes::{evaluate_nodes, NodeEvalReport, NodeExplanation};
     use graph_ig::metrics::{edge_scores_from_nodes, evaluate, EvalConfig, MaskRule, Ranking};
+    use graph_ig::nn::Network;
     use graph_ig::output::ReadBack;
     use graph_ig::topk::AttrFile;
     use graph_ig::{Error, GraphBatch, GraphConvNet, Pool, Result};
@@ -97,17 +101,6 @@ mod imp {
     use serde_json::json;
     use std::path::Path;
     use std::time::Instant;
-
-    /// Parses a comma-separated list of numbers.
-    fn parse_list(flag: &str, s: &str) -> Result<Vec<f64>> {
-        s.split(',')
-            .map(|t| {
-                t.trim()
-                    .parse::<f64>()
-                    .map_err(|_| Error::Config(format!("{flag} {s:?}: {t:?} is not a number")))
-            })
-            .collect()
-    }
 
     fn bad(path: &Path, message: impl Into<String>) -> Error {
         Error::Dataset {
@@ -254,13 +247,7 @@ mod imp {
             (_, _, Some(t)) => MaskRule::Threshold(t),
             (s, _, _) => MaskRule::Sparsity(s.unwrap_or(0.7)),
         };
-        let w = parse_list("--charact-weights", &args.charact_weights)?;
-        let [wp, wm] = w[..] else {
-            return Err(Error::Config(format!(
-                "--charact-weights {:?}: expected two numbers w+,w-",
-                args.charact_weights
-            )));
-        };
+        let (wp, wm) = number_pair("--charact-weights", &args.charact_weights)?;
         let ranking: Ranking = args.ranking.parse().map_err(|_| {
             Error::Config(format!(
                 "--ranking {:?}: expected abs or signed (also spelled value)",
@@ -270,7 +257,7 @@ mod imp {
         let cfg = EvalConfig {
             ranking,
             mask,
-            curve: parse_list("--curve", &args.curve)?,
+            curve: number_list("--curve", &args.curve)?,
             pope_threshold: args.pope_threshold,
             charact_weights: (wp, wm),
             // Resolved once the inputs are read and checked (see `run`).
@@ -305,28 +292,28 @@ mod imp {
             ));
         }
         let f = batch.num_features();
-        let net = Network::new(model);
+        let net = Network::new(&Cpu, model)?;
         let worst = (0..batch.num_graphs())
             .into_par_iter()
-            .map(|g| {
+            .map(|g| -> Result<(f64, usize)> {
                 let gr = batch.graph(g);
                 let x: Vec<f64> = batch.features()[gr.nodes.start * f..gr.nodes.end * f]
                     .iter()
                     .map(|&v| f64::from(v))
                     .collect();
-                let ours = net.log_probs(
+                let ours = net.graph_outputs(
                     &LocalGraph::from_batch(batch, g),
-                    &x,
+                    x,
                     &vec![1.0; gr.num_edges()],
-                );
+                )?;
                 let err = ours
                     .iter()
                     .zip(&lp[g * c..(g + 1) * c])
                     .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
                     .fold(0.0, f64::max);
-                (err, g)
+                Ok((err, g))
             })
-            .reduce(|| (0.0, 0), |a, b| if b.0 > a.0 { b } else { a });
+            .try_reduce(|| (0.0, 0), |a, b| Ok(if b.0 > a.0 { b } else { a }))?;
         if worst.0 > 1e-3 {
             return Err(Error::Mismatch(format!(
                 "the log-probabilities in {} differ from those of model {model_label} with \
@@ -357,16 +344,22 @@ mod imp {
                 )));
             }
         }
-        let pool: Pool = match (&args.pool, main.meta("pool")) {
-            (Some(p), _) => p.parse()?,
-            (None, Some(p)) => p.parse()?,
-            (None, None) => Pool::Add,
-        };
         let (model, model_label, model_sha) = args.src.model(&dataset)?;
-        let model = model.with_pool(pool);
+        // A card sets its own pooling; otherwise --pool, else the file's, else add.
+        let model = if model.from_card() {
+            model
+        } else {
+            let pool: Pool = match (&args.pool, main.meta("pool")) {
+                (Some(p), _) => p.parse()?,
+                (None, Some(p)) => p.parse()?,
+                (None, None) => Pool::Add,
+            };
+            model.with_pool(pool)
+        };
+        let pool = model.pool().unwrap_or_default();
         if let Some(s) = main.meta("model_sha256") {
             if s != model_sha {
-                eprintln!(
+                noteln!(
                     "graph-ig: warning: {} was made with model {} (sha256 {}), evaluating with \
                      {model_label} (sha256 {model_sha})",
                     args.attr.display(),
@@ -459,7 +452,7 @@ mod imp {
             pool,
         };
         print_table(&report, node_report.as_ref(), &ctx);
-        println!("  time:        {seconds:.3} s metrics ({loaded:.3} s reading and checking)");
+        outln!("  time:        {seconds:.3} s metrics ({loaded:.3} s reading and checking)");
         if let Some(path) = &args.json {
             let mut v = report.to_json();
             if let Some(o) = v.as_object_mut() {
@@ -499,11 +492,16 @@ mod imp {
                 source: std::io::Error::other(e),
             })?;
             text.push('\n');
-            std::fs::write(path, text).map_err(|e| Error::Io {
-                path: path.clone(),
-                source: e,
+            if let Some(reason) = graph_ig::output::filesystem_refusal(path) {
+                return Err(graph_ig::Error::Unwritable {
+                    path: path.to_path_buf(),
+                    reason,
+                });
+            }
+            graph_ig::output::write_atomic(path, text.len() as u64, |f| {
+                f.write_all(text.as_bytes())
             })?;
-            println!("  wrote:       {}", path.display());
+            outln!("  wrote:       {}", path.display());
         }
         Ok(())
     }
@@ -532,6 +530,7 @@ mod imp {
             edge_labels: batch.edge_labels().map(<[i64]>::to_vec),
             edge_gt: None,
             graph_labels: batch.graph_labels().map(<[i64]>::to_vec),
+            edge_weight: batch.edge_weight().map(<[f32]>::to_vec),
         };
         p.edge_gt = Some(gt.iter().map(|&v| u8::from(v != 0.0)).collect());
         GraphBatch::from_parts(p)
@@ -542,14 +541,14 @@ mod imp {
     }
 
     fn row(name: &str, value: String, note: &str) {
-        println!("    {name:<48} {value:>8}  {note}");
+        outln!("    {name:<48} {value:>8}  {note}");
     }
 
     fn gt_rows(what: &str, s: &GroundTruthSummary) {
         let pooled = |f: fn(&graph_ig::metrics::ground_truth::Confusion) -> f64| {
             (s.graphs > 0).then(|| f(&s.pooled))
         };
-        println!(
+        outln!(
             "    {what:<12} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
             s.graphs,
             f4(s.mean_auc),
@@ -599,10 +598,20 @@ mod imp {
     }
 
     fn gt_table(title: &str, gt: &GroundTruthReport) {
-        println!("{title}");
-        println!(
+        outln!("{title}");
+        outln!(
             "    {:<12} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
-            "graphs", "n", "AUC", "AUCpool", "P", "R", "F1", "Ppool", "Rpool", "F1pool", "P@|gt|"
+            "graphs",
+            "n",
+            "AUC",
+            "AUCpool",
+            "P",
+            "R",
+            "F1",
+            "Ppool",
+            "Rpool",
+            "F1pool",
+            "P@|gt|"
         );
         gt_rows("all", &gt.all);
         for (label, s) in &gt.by_label {
@@ -622,7 +631,7 @@ mod imp {
                 )
             })
             .unwrap_or_default();
-        println!(
+        outln!(
             "graph-ig eval: {} ({}, target {}) on {}, {} graphs, {edges} edges{node_count}, device {}",
             main.path().display(),
             main.meta("method").unwrap_or("?"),
@@ -631,7 +640,7 @@ mod imp {
             r.graphs.len(),
             c.device,
         );
-        println!(
+        outln!(
             "  model:       {}, {} pooling; accuracy {} against the labels",
             ctx.model_label,
             ctx.pool,
@@ -639,12 +648,12 @@ mod imp {
         );
         let derived = main.is_derived();
         if derived {
-            println!(
+            outln!(
                 "  scores:      node_score (node level); the edge-level metrics use edge scores \
                  {DERIVED}"
             );
         } else {
-            println!("  scores:      edge_attr");
+            outln!("  scores:      edge_attr");
         }
         let abs = c.ranking == Ranking::Abs;
         let by = match (abs, derived) {
@@ -653,7 +662,7 @@ mod imp {
             (true, true) => "|derived edge score|",
             (false, true) => "signed derived edge score",
         };
-        println!(
+        outln!(
             "  masks:       {} by {by}, ties to the lower edge index",
             c.mask.describe(),
         );
@@ -663,8 +672,8 @@ mod imp {
         } else {
             ""
         };
-        println!();
-        println!(
+        outln!();
+        outln!(
             "  Pope et al. 2019 (salient: score / max score > {}){tag}",
             c.pope_threshold
         );
@@ -676,7 +685,7 @@ mod imp {
             (r.graphs_with_edges, "E"),
         );
         let (wp, wm) = c.charact_weights;
-        println!("  PyG (GraphFramEx), at the mask{tag}");
+        outln!("  PyG (GraphFramEx), at the mask{tag}");
         let pairs = [
             ("model", Some(&r.pyg.model)),
             ("phenomenon", r.pyg.phenomenon.as_ref()),
@@ -713,7 +722,7 @@ mod imp {
             f4(r.pyg.curve_phenomenon.as_ref().and_then(|c| c.auc)),
             "",
         );
-        println!("  DIG, at the mask (probability of the target){tag}");
+        outln!("  DIG, at the mask (probability of the target){tag}");
         row("Fidelity+", f4(Some(r.dig.fidelity_plus)), "");
         row("Fidelity-", f4(Some(r.dig.fidelity_minus)), "");
         row(
@@ -733,12 +742,12 @@ mod imp {
         let Some(n) = nodes else {
             return;
         };
-        println!();
-        println!(
+        outln!();
+        outln!(
             "  Node level (node_score; an occluded node has zero features and zero weight on \
              its edges)"
         );
-        println!(
+        outln!(
             "  Pope et al. 2019 at node level (salient: score / max score > {})",
             c.pope_threshold
         );

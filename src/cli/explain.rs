@@ -1,13 +1,17 @@
 //! `graph-ig explain`: the dataset-wide attribution sweep.
 
+use super::io::outln;
+use super::progress::Progress;
 use clap::Args;
+use graph_ig::graph::khop::node_instances;
+use graph_ig::graph::targets::NodeSelection;
 use graph_ig::metrics::ground_truth_auc;
+use graph_ig::model::Task;
 use graph_ig::sweep::Sweep;
 use graph_ig::{
-    Adaptive, Error, ExplainConfig, GraphBatch, Method, NodeBaseline, Pool, Result, Rule,
-    Smoothing, Storage, Target, Wrt,
+    Adaptive, Error, ExplainConfig, Method, NodeBaseline, Pool, Result, Rule, Smoothing, Storage,
+    Target, Wrt,
 };
-use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -15,17 +19,20 @@ use std::path::PathBuf;
 pub struct ExplainArgs {
     #[command(flatten)]
     src: super::DataArgs,
-    /// Output safetensors file.
+    /// Output safetensors file (its folder is created if missing). Finished chunks go to
+    /// OUT.partial/ until the run completes; one run at a time may write an OUT.
     #[arg(long)]
     out: PathBuf,
     /// ig, saliency, input-x-gradient, smoothgrad, vargrad (edges/nodes), or the node-level
     /// grad-cam, grad-cam:LAYER, contrastive-gradient, eb, c-eb (every device).
     #[arg(long, default_value = "ig")]
     method: String,
-    /// edges, nodes or both.
+    /// edges, nodes, both (one joint attribution of the edge mask and the features, as
+    /// PyG's Explainer with both masks) or separate (two separate attributions).
     #[arg(long, default_value = "edges")]
     wrt: String,
-    /// Integration steps for IG (the starting count with --delta-tol).
+    /// Integration steps for IG (the starting count with --delta-tol), at most
+    /// 1048576 (2^20).
     #[arg(long, default_value_t = 50)]
     steps: usize,
     /// gauss-legendre, riemann-left, riemann-right, riemann-middle, riemann-trapezoid
@@ -35,19 +42,25 @@ pub struct ExplainArgs {
     /// predicted, label or a class number.
     #[arg(long, default_value = "predicted")]
     target: String,
-    /// Global pooling of the model: add, mean or max.
-    #[arg(long, default_value = "add")]
-    pool: String,
+    /// Global pooling of a model without an architecture card: add (default), mean or max.
+    /// A card sets its own pooling.
+    #[arg(long)]
+    pool: Option<String>,
     /// auto, cpu, cuda, cuda:N or interpret (the CUDA kernels run on the CPU, for testing).
     #[arg(long, default_value = "auto")]
     device: String,
     /// Graphs to explain, 0-based and half-open: A..B, A.. or ..B.
     #[arg(long)]
     graphs: Option<String>,
+    /// Node tasks: the nodes to explain, all (default), A..B, train, val, test (the data
+    /// file's masks) or a list i,j,k of node ids. Each target's computation subgraph is
+    /// explained as PyG's Explainer explains that node alone on the whole graph.
+    #[arg(long)]
+    nodes: Option<String>,
     /// Adaptive steps: double each graph's steps until |delta| <= TOL * |F(input) - F(baseline)|.
     #[arg(long, allow_negative_numbers = true)]
     delta_tol: Option<f64>,
-    /// The most steps adaptive mode may use per graph (default 800).
+    /// The most steps adaptive mode may use per graph (default 800, at most 1048576).
     #[arg(long)]
     max_steps: Option<usize>,
     /// GPU paths: device memory in MiB that one chunk of graphs × steps may use
@@ -81,21 +94,10 @@ pub struct ExplainArgs {
     /// Discard partial results of an earlier interrupted run instead of continuing it.
     #[arg(long)]
     restart: bool,
-    /// No progress bar.
+    /// No progress: neither the bar (on a terminal) nor the plain line written about
+    /// every 10 s to a stderr that is not a terminal.
     #[arg(long)]
     quiet: bool,
-}
-
-/// Parses `--graphs` for a dataset of `total` graphs (`A..` ends at `total`).
-pub fn parse_range(s: &str, total: usize) -> Result<std::ops::Range<usize>> {
-    let r = super::parse_graph_bounds(s)?;
-    let (a, b) = (r.start, if r.end == usize::MAX { total } else { r.end });
-    if a >= b || b > total {
-        return Err(Error::Config(format!(
-            "--graphs {s}: the range is empty or beyond the dataset's {total} graphs"
-        )));
-    }
-    Ok(a..b)
 }
 
 pub fn run(args: ExplainArgs) -> Result<()> {
@@ -103,7 +105,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     let wrt: Wrt = args.wrt.parse()?;
     let rule: Rule = args.rule.parse()?;
     let target: Target = args.target.parse()?;
-    let pool: Pool = args.pool.parse()?;
+    let pool: Option<Pool> = args.pool.as_deref().map(str::parse).transpose()?;
     let storage: Storage = args.storage.parse()?;
     let adaptive = match (args.delta_tol, args.max_steps) {
         (Some(tol), max) => Some(Adaptive {
@@ -115,20 +117,79 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         }
         (None, None) => None,
     };
+    // Refuse an output on a read-only or virtual filesystem before any work.
+    if let Some(reason) = graph_ig::output::filesystem_refusal(&args.out) {
+        return Err(Error::Unwritable {
+            path: args.out.clone(),
+            reason,
+        });
+    }
+    let stop = super::signals::install(graph_ig::sweep::partial_dir(&args.out))?;
     let device = super::open_device(&args.device)?;
 
     let dataset = args.src.dataset()?;
     let (model, model_label, model_sha) = args.src.model(&dataset)?;
-    let model = model.with_pool(pool);
-    let full: GraphBatch = args.src.graphs(&dataset, model.num_features())?;
-    let range = match &args.graphs {
-        Some(s) => parse_range(s, full.num_graphs())?,
-        None => 0..full.num_graphs(),
+    let model = match (model.from_card(), pool) {
+        (true, Some(p)) if model.pool() != Some(p) => {
+            return Err(Error::Config(format!(
+                "--pool {p}: the model's architecture card says {}; leave --pool out",
+                model
+                    .pool()
+                    .map_or("no pool (a node task)".to_string(), |q| format!(
+                        "{q} pooling"
+                    ))
+            )))
+        }
+        (true, _) => model,
+        (false, p) => model.with_pool(p.unwrap_or_default()),
     };
-    let batch = if range == (0..full.num_graphs()) {
-        full
-    } else {
-        full.subset(range.clone())?
+    let pool_name = model.pool().map_or("none".to_string(), |p| p.to_string());
+    let (full, node_data) = args.src.data(&dataset, model.num_features())?;
+    let mut extraction = None;
+    let mut whole = None;
+    let (batch, range, selection) = match model.task {
+        Task::Node => {
+            if args.graphs.is_some() {
+                return Err(Error::Config(
+                    "--graphs selects graphs of a graph task; this model classifies nodes: pick \
+                     them with --nodes"
+                        .into(),
+                ));
+            }
+            let spec = args.nodes.as_deref().unwrap_or("all");
+            let sel: NodeSelection = spec.parse()?;
+            let targets = sel.resolve(full.num_nodes(), |m| node_data.mask(m))?;
+            let (inst, stats) = node_instances(
+                &full,
+                &targets,
+                model.num_layers(),
+                node_data.labels.as_deref(),
+            )?;
+            extraction = Some(stats);
+            let t = inst.num_graphs();
+            whole = Some(full);
+            (inst, 0..t, ("nodes", spec.to_string()))
+        }
+        Task::Graph => {
+            if let Some(n) = &args.nodes {
+                return Err(Error::Config(format!(
+                    "--nodes {n}: this model ({}) classifies graphs (its card's task is \
+                     \"graph\"); --nodes needs a node-task model",
+                    model.describe()
+                )));
+            }
+            let range = match &args.graphs {
+                Some(s) => graph_ig::args::graph_range(s, full.num_graphs())?,
+                None => 0..full.num_graphs(),
+            };
+            let batch = if range == (0..full.num_graphs()) {
+                full
+            } else {
+                full.subset(range.clone())?
+            };
+            let sel = ("graphs", format!("{}..{}", range.start, range.end));
+            (batch, range, sel)
+        }
     };
     let config = ExplainConfig {
         method,
@@ -157,11 +218,11 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         ("rule", rule.cli_name().to_string()),
         ("steps", args.steps.to_string()),
         ("target", config.target.cli_name()),
-        ("pool", pool.to_string()),
+        ("pool", pool_name),
+        ("arch", model.describe()),
         ("model", model_label),
         ("model_sha256", model_sha),
         ("dataset", dataset.clone()),
-        ("graphs", format!("{}..{}", range.start, range.end)),
         (
             "delta_tol",
             adaptive.map_or("none".into(), |a| a.tol.to_string()),
@@ -188,18 +249,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     ] {
         metadata.insert(k.to_string(), v);
     }
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(batch.num_graphs() as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} graphs ({per_sec}, eta {eta})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    metadata.insert(selection.0.to_string(), selection.1.clone());
     let sweep = Sweep {
         model: &model,
         batch: &batch,
@@ -207,47 +257,62 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         config: &config,
         device,
         metadata,
+        whole: whole.as_ref(),
     };
-    let summary = sweep.run(&args.out, args.restart, &|k| bar.inc(k as u64))?;
-    bar.finish_and_clear();
+    let progress = Progress::start(batch.num_graphs() as u64, args.quiet);
+    let summary = sweep.run_until(&args.out, args.restart, &|k| progress.inc(k), &stop);
+    progress.finish();
+    let summary = summary?;
 
     let a = &summary.attributions;
     let computed = summary.graphs - summary.resumed_graphs;
-    println!(
-        "graph-ig explain: {} on {dataset}, {} graphs, device {device}",
+    outln!(
+        "graph-ig explain: {} on {dataset}, {} {}, device {device}",
         method.cli_name(),
-        summary.graphs
+        summary.graphs,
+        if extraction.is_some() {
+            "target nodes"
+        } else {
+            "graphs"
+        }
     );
+    outln!("  model:            {}", model.describe());
+    if let Some(x) = extraction {
+        outln!(
+            "  subgraphs:        {} nodes, {} edges in all (largest {} nodes, {} edges), extracted in {:.3} s",
+            x.nodes, x.edges, x.largest.0, x.largest.1, x.seconds
+        );
+    }
     if summary.resumed_graphs > 0 {
-        println!(
+        outln!(
             "  resumed:          {} graphs from an earlier run",
             summary.resumed_graphs
         );
     }
-    println!("  time:             {:.3} s", summary.seconds);
-    println!(
+    outln!("  time:             {:.3} s", summary.seconds);
+    outln!(
         "  graphs/second:    {:.1}",
         computed as f64 / summary.seconds.max(1e-9)
     );
     if config.method.node_level() {
-        println!("  node scores:      node_score (no completeness delta for a node-level method)");
+        outln!("  node scores:      node_score (no completeness delta for a node-level method)");
     } else {
-        println!("  largest |delta|:  {:.3e}", a.max_abs_delta());
+        outln!("  largest |delta|:  {:.3e}", a.max_abs_delta());
     }
     if let Some(s) = a.edge_steps.as_ref().or(a.node_steps.as_ref()) {
         let (lo, hi) = (s.iter().min().unwrap_or(&0), s.iter().max().unwrap_or(&0));
         if config.adaptive.is_some() {
-            println!("  steps per graph:  {lo}..={hi}");
+            outln!("  steps per graph:  {lo}..={hi}");
         }
     }
     if let (Some(e), Some(gt)) = (&a.edge, batch.edge_gt()) {
         if let Some(auc) = ground_truth_auc(e, gt, batch.edge_ptr()) {
-            println!(
+            outln!(
                 "  ground truth:     ROC-AUC of |edge attribution| {:.4} (mean over {} graphs with marked edges), {:.4} pooled",
                 auc.mean_graph_auc, auc.graphs, auc.pooled_auc
             );
         }
     }
-    println!("  wrote:            {}", args.out.display());
+    outln!("  wrote:            {}", args.out.display());
     Ok(())
 }

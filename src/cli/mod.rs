@@ -2,9 +2,14 @@
 
 pub mod eval;
 pub mod explain;
+pub mod io;
+pub mod progress;
 pub mod render;
+pub mod signals;
 pub mod synth;
 pub mod top;
+
+use io::noteln;
 
 use clap::{Parser, Subcommand};
 use graph_ig::graph::tu::{load_tu, TuOptions};
@@ -14,24 +19,42 @@ use graph_ig::{default_model, Error, GraphBatch, GraphConvNet, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// The bounds of `--graphs A..B`, `A..` or `..B` (0-based, half-open; `A..` ends at
-/// `usize::MAX`), not yet checked against anything.
-pub fn parse_graph_bounds(s: &str) -> Result<std::ops::Range<usize>> {
-    let bad = || {
-        Error::Config(format!(
-            "--graphs {s:?}: expected A..B, A.. or ..B with 0-based graph indices"
-        ))
-    };
-    let (a, b) = s.split_once("..").ok_or_else(bad)?;
-    let bound = |t: &str, open: usize| {
-        let t = t.trim();
-        if t.is_empty() {
-            Ok(open)
-        } else {
-            t.parse().map_err(|_| bad())
+/// Checks that TU dataset `name` has its required files in `dir`
+/// (`NAME_graph_indicator.txt`, `NAME_A.txt`); the error names the missing file and
+/// the datasets that are there, so that a misspelled `--name` says so.
+pub fn check_tu_files(dir: &std::path::Path, name: &str) -> Result<()> {
+    if !dir.is_dir() {
+        return Err(Error::Dataset {
+            path: dir.to_path_buf(),
+            message: "is not a folder (--data takes the folder of the TU text files)".into(),
+        });
+    }
+    for suffix in ["graph_indicator", "A"] {
+        let path = dir.join(format!("{name}_{suffix}.txt"));
+        if path.exists() {
+            continue;
         }
-    };
-    Ok(bound(a, 0)?..bound(b, usize::MAX)?)
+        let mut found: Vec<String> = std::fs::read_dir(dir)
+            .map(|r| {
+                r.flatten()
+                    .filter_map(|e| {
+                        let f = e.file_name().to_string_lossy().into_owned();
+                        f.strip_suffix("_graph_indicator.txt").map(str::to_string)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        let there = match found.len() {
+            0 => "no TU dataset is there".to_string(),
+            _ => format!("the folder holds dataset {}", found.join(", ")),
+        };
+        return Err(Error::Dataset {
+            path,
+            message: format!("not found: no dataset {name:?} in {} ({there}); --name is the prefix of the TU files", dir.display()),
+        });
+    }
+    Ok(())
 }
 
 /// The device of `--device auto|cpu|cuda|cuda:N|interpret`, opened (so that a missing
@@ -43,16 +66,36 @@ pub fn open_device(arg: &str) -> Result<graph_ig::Device> {
         d => (d.parse()?, None),
     };
     if let Some(note) = note {
-        eprintln!("graph-ig: --device auto: {note}");
+        noteln!("graph-ig: --device auto: {note}");
     }
     device.open()?;
     Ok(device)
 }
 
+/// What a data file holds for node tasks: node labels and the split masks.
+#[derive(Debug, Clone, Default)]
+pub struct NodeData {
+    /// One class per node (`y` of length N).
+    pub labels: Option<Vec<i64>>,
+    /// `train`, `val`, `test` masks, by name.
+    pub masks: Vec<(String, Vec<bool>)>,
+}
+
+impl NodeData {
+    /// The mask called `name`, if the file has it.
+    pub fn mask(&self, name: &str) -> Option<Vec<bool>> {
+        self.masks
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, m)| m.clone())
+    }
+}
+
 /// Where the graphs and the model come from; shared by `explain` and `eval`.
 #[derive(clap::Args)]
 pub struct DataArgs {
-    /// Folder with the TU files NAME_A.txt, NAME_graph_indicator.txt, ...
+    /// Folder with the TU files NAME_A.txt, NAME_graph_indicator.txt, ... (with --name), or a
+    /// PyG data file FILE.safetensors (no --name; the dataset is the file stem).
     /// Without it, the built-in synthetic molecules are used.
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -63,16 +106,28 @@ pub struct DataArgs {
     /// built-in data and for Mutagenicity.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// The model's architecture card (JSON, format graph-ig-arch/1); wins over a card in
+    /// the model file's metadata (graph_ig.arch). Without either, the GraphConv tutorial
+    /// family is inferred from the keys.
+    #[arg(long)]
+    pub arch: Option<PathBuf>,
     /// Put NAME_node_attributes.txt before the one-hot labels (PyG's use_node_attr=True).
     #[arg(long)]
     pub use_node_attr: bool,
 }
 
 impl DataArgs {
-    /// The dataset name: `--name`, or `Synthetic` for the built-in data.
+    /// The dataset name: `--name`, or `Synthetic` for the built-in data. With `--data`,
+    /// the dataset's required files must exist ([`check_tu_files`]).
     pub fn dataset(&self) -> Result<String> {
+        if let Some(stem) = self.pyg_file().and_then(|p| p.file_stem()) {
+            return Ok(stem.to_string_lossy().into_owned());
+        }
         match (&self.data, &self.name) {
-            (Some(_), Some(n)) => Ok(n.clone()),
+            (Some(dir), Some(n)) => {
+                check_tu_files(dir, n)?;
+                Ok(n.clone())
+            }
             (Some(_), None) => Err(Error::Config(
                 "--data needs --name (the TU file prefix)".into(),
             )),
@@ -84,13 +139,41 @@ impl DataArgs {
     /// The model, a label for it (its path, or `built-in:NAME`) and the SHA-256 of
     /// its bytes: `--model`, else the built-in model for the built-in data or Mutagenicity.
     pub fn model(&self, dataset: &str) -> Result<(GraphConvNet, String, String)> {
+        let card = match &self.arch {
+            Some(a) => {
+                let text = std::fs::read_to_string(a).map_err(|e| Error::Io {
+                    path: a.clone(),
+                    source: e,
+                })?;
+                Some((
+                    graph_ig::model::Card::parse(&text, a)?,
+                    sha256_hex(text.as_bytes()),
+                ))
+            }
+            None => None,
+        };
         if let Some(p) = &self.model {
             let bytes = std::fs::read(p).map_err(|e| Error::Io {
                 path: p.clone(),
                 source: e,
             })?;
-            let m = GraphConvNet::from_safetensors_bytes(&bytes, p)?;
-            return Ok((m, p.display().to_string(), sha256_hex(&bytes)));
+            let m = match &card {
+                Some((c, _)) => GraphConvNet::from_safetensors_bytes_with_card(&bytes, p, c)?,
+                None => GraphConvNet::from_safetensors_bytes(&bytes, p)?,
+            };
+            // The card is part of the model: a different card is a different model.
+            let sha = match &card {
+                Some((_, card_sha)) => {
+                    sha256_hex(format!("{}{card_sha}", sha256_hex(&bytes)).as_bytes())
+                }
+                None => sha256_hex(&bytes),
+            };
+            return Ok((m, p.display().to_string(), sha));
+        }
+        if self.arch.is_some() {
+            return Err(Error::Config(
+                "--arch needs --model (the state dict the card describes)".into(),
+            ));
         }
         let (m, key) = match (self.data.is_some(), dataset) {
             (false, _) => (default_model::synthetic()?, "synthetic"),
@@ -105,9 +188,54 @@ impl DataArgs {
         Ok((m, format!("built-in:{key}"), sha256_hex(bytes)))
     }
 
+    /// `--data` when it names a file (a PyG data file) rather than a TU folder.
+    fn pyg_file(&self) -> Option<&std::path::Path> {
+        self.data.as_deref().filter(|p| p.is_file())
+    }
+
     /// All graphs of the dataset, with node features of width `num_features`.
     pub fn graphs(&self, dataset: &str, num_features: usize) -> Result<GraphBatch> {
-        match &self.data {
+        Ok(self.data(dataset, num_features)?.0)
+    }
+
+    /// All graphs of the dataset, and what a PyG data file holds for node tasks.
+    pub fn data(&self, dataset: &str, num_features: usize) -> Result<(GraphBatch, NodeData)> {
+        if let Some(path) = self.pyg_file() {
+            let d = graph_ig::graph::pyg::load(path)?;
+            for note in &d.notes {
+                eprintln!("graph-ig: {}: {note}", path.display());
+            }
+            if !d.ignored.is_empty() {
+                eprintln!(
+                    "graph-ig: {}: ignored tensors: {}",
+                    path.display(),
+                    d.ignored.join(", ")
+                );
+            }
+            if d.edge_perm.is_some() {
+                eprintln!("graph-ig: {}: edges of different graphs interleave; outputs list each graph's edges together, in the file's order within the graph", path.display());
+            }
+            if d.batch.num_features() != num_features {
+                return Err(Error::Mismatch(format!(
+                    "{}: x has {} features per node, the model expects {num_features}",
+                    path.display(),
+                    d.batch.num_features()
+                )));
+            }
+            let extras = NodeData {
+                labels: d.node_labels,
+                masks: [
+                    ("train", d.train_mask),
+                    ("val", d.val_mask),
+                    ("test", d.test_mask),
+                ]
+                .into_iter()
+                .filter_map(|(k, m)| m.map(|m| (k.to_string(), m)))
+                .collect(),
+            };
+            return Ok((d.batch, extras));
+        }
+        let batch = match &self.data {
             Some(dir) => load_tu(
                 dir,
                 dataset,
@@ -115,9 +243,10 @@ impl DataArgs {
                 &TuOptions {
                     use_node_attr: self.use_node_attr,
                 },
-            ),
-            None => Ok(generate(&SyntheticConfig::default())?.batch),
-        }
+            )?,
+            None => generate(&SyntheticConfig::default())?.batch,
+        };
+        Ok((batch, NodeData::default()))
     }
 }
 
@@ -158,8 +287,12 @@ pub fn main() -> ExitCode {
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ Error::Interrupted { .. }) => {
+            noteln!("graph-ig: {e}");
+            ExitCode::from(signals::exit_status())
+        }
         Err(e) => {
-            eprintln!("graph-ig: error: {e}");
+            noteln!("graph-ig: error: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,5 +1,6 @@
 //! `graph-ig render`: molecules with their bond attributions, as SVG.
 
+use super::io::outln;
 use super::top::load_data;
 use clap::Args;
 use graph_ig::labels::LabeledGraphs;
@@ -43,23 +44,6 @@ pub struct RenderArgs {
     bond_px: f64,
 }
 
-fn parse_graphs(s: &str) -> Result<Vec<usize>> {
-    let list: Vec<usize> = s
-        .split(',')
-        .map(|p| {
-            p.trim().parse::<usize>().map_err(|_| {
-                Error::Config(format!(
-                    "--graph {s:?}: expected a 0-based graph index or a comma-separated list"
-                ))
-            })
-        })
-        .collect::<Result<_>>()?;
-    if list.is_empty() {
-        return Err(Error::Config("--graph: no graph given".into()));
-    }
-    Ok(list)
-}
-
 /// Runs `graph-ig render`.
 pub fn run(args: RenderArgs) -> Result<()> {
     if !(args.bond_px.is_finite() && args.bond_px >= 4.0 && args.bond_px <= 1000.0) {
@@ -94,7 +78,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
         }
     };
     let graphs = match &args.graph {
-        Some(s) => parse_graphs(s)?,
+        Some(s) => graph_ig::args::graph_list(s)?,
         None => vec![*first
             .graph_indices()
             .first()
@@ -133,11 +117,14 @@ pub fn run(args: RenderArgs) -> Result<()> {
             show_ground_truth: args.ground_truth,
         },
     );
-    std::fs::write(&args.out, svg).map_err(|e| Error::Io {
-        path: args.out.clone(),
-        source: e,
-    })?;
-    println!(
+    if let Some(reason) = graph_ig::output::filesystem_refusal(&args.out) {
+        return Err(graph_ig::Error::Unwritable {
+            path: args.out.clone(),
+            reason,
+        });
+    }
+    graph_ig::output::write_atomic(&args.out, svg.len() as u64, |f| f.write_all(svg.as_bytes()))?;
+    outln!(
         "graph-ig render: {} panel{} ({} graph{} × {} file{}) -> {}",
         panels.len(),
         if panels.len() == 1 { "" } else { "s" },

@@ -1,12 +1,12 @@
 //! `graph-ig top`: the most important edges (or bonds, or nodes) of each graph, in order.
 
+use super::io::noteln;
 use clap::Args;
 use graph_ig::labels::LabeledGraphs;
 use graph_ig::topk::{AttrFile, Ranking};
 use graph_ig::{Error, Result};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::ops::Range;
 use std::path::PathBuf;
 
 /// Arguments of `graph-ig top`.
@@ -40,16 +40,6 @@ pub struct TopArgs {
     name: Option<String>,
 }
 
-/// Parses `A..B`, `A..` or `..B` (0-based, half-open) into a non-empty range of
-/// dataset indices (`A..` ends at `usize::MAX`).
-pub(crate) fn parse_graph_range(s: &str) -> Result<Range<usize>> {
-    let r = super::parse_graph_bounds(s)?;
-    if r.start >= r.end {
-        return Err(Error::Config(format!("--graphs {s}: the range is empty")));
-    }
-    Ok(r)
-}
-
 /// The dataset given by `--data`/`--name`, if any, with a warning when the
 /// file's metadata names another dataset.
 pub(crate) fn load_data(
@@ -62,7 +52,7 @@ pub(crate) fn load_data(
             let data = LabeledGraphs::load_tu(dir, name)?;
             if let Some(d) = file.dataset() {
                 if d != name {
-                    eprintln!(
+                    noteln!(
                         "graph-ig: warning: {} was made from dataset {d}, not {name}",
                         file.path().display()
                     );
@@ -109,7 +99,7 @@ pub fn run(args: TopArgs) -> Result<()> {
 
     let positions: Vec<usize> = match &args.graphs {
         Some(s) => {
-            let r = parse_graph_range(s)?;
+            let r = graph_ig::args::nonempty_graph_bounds(s)?;
             let p: Vec<usize> = (0..file.num_graphs())
                 .filter(|&g| r.contains(&file.graph_index(g)))
                 .collect();
@@ -211,6 +201,6 @@ pub fn run(args: TopArgs) -> Result<()> {
             let _ = writeln!(out, "  {:>2}. {:<24} {}", r + 1, label, fmt_score(t.score));
         }
     }
-    print!("{out}");
+    super::io::out(format_args!("{out}"));
     Ok(())
 }

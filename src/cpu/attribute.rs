@@ -1,11 +1,19 @@
 //! Attribution methods on the CPU reference path, one graph at a time and
 //! graphs in parallel. All arithmetic is f64.
+//!
+//! The path of each input (`../shared/docs/pyg-interchange.md`, section 3):
+//! - edges: the mask `α · 1`, features `x`;
+//! - nodes: features `x' + α (x − x')`, mask 1;
+//! - both (joint): both at once; the gradient is the edge part followed by the node
+//!   part, and one delta covers both.
 
+use super::backend::Cpu;
 use super::dense::axpy;
-use super::network::{backward, Activations, LocalGraph, Network};
+use super::network::LocalGraph;
 use crate::explain::noise::NoiseStream;
 use crate::explain::{Attributions, ExplainConfig, Method, Rule, StepTable};
-use crate::{GraphBatch, GraphConvNet, Result};
+use crate::nn::{Backend, Instances, Mask, Network, Seed, Structure, Want};
+use crate::{GraphBatch, Model, Result};
 use rayon::prelude::*;
 use std::sync::OnceLock;
 
@@ -53,36 +61,44 @@ impl StepTables {
     }
 }
 
-/// Per-thread scratch space of one gradient evaluation.
-#[derive(Default)]
-struct Scratch {
-    act: Activations,
-    w: Vec<f64>,
-    x: Vec<f64>,
-    /// Noise added to the point where the gradient is taken (SmoothGrad, VarGrad); empty = none.
-    noise: Vec<f64>,
+/// Which inputs move along the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Edges,
+    Nodes,
+    Joint,
 }
 
-impl Scratch {
-    fn add_noise(&self, point: &mut [f64]) {
-        for (p, n) in point.iter_mut().zip(&self.noise) {
-            *p += n;
-        }
+impl Path {
+    fn edges(self) -> bool {
+        self != Path::Nodes
     }
+    fn nodes(self) -> bool {
+        self != Path::Edges
+    }
+}
+
+/// Noise added to the point where the gradient is taken (SmoothGrad, VarGrad).
+#[derive(Default)]
+struct Noise {
+    edges: Vec<f64>,
+    nodes: Vec<f64>,
 }
 
 /// Everything about one graph that its attribution needs.
 struct GraphInput<'a> {
-    net: &'a Network<'a>,
+    net: &'a Network<'a, Cpu>,
     tables: &'a StepTables,
     g: LocalGraph,
+    st: Structure<Cpu>,
     /// Node features `[n, F]`.
     x: Vec<f64>,
-    /// The same, as given (f32), for the noise stream.
+    /// The same, as given (f32), for the noise streams.
     features: &'a [f32],
     /// Node-feature baseline `[n, F]`.
     x_base: Vec<f64>,
-    target: usize,
+    /// `[target]`.
+    target: Vec<usize>,
     parallel: bool,
 }
 
@@ -91,107 +107,122 @@ impl GraphInput<'_> {
         self.g.src.len()
     }
 
-    /// Target log-probability at edge weights `w` and features `x`.
-    fn f(&self, x: &[f64], w: &[f64]) -> f64 {
-        self.net.log_probs(&self.g, x, w)[self.target]
+    fn inst(&self) -> Instances<'_, LocalGraph> {
+        Instances {
+            graph: &self.g,
+            steps: 1,
+        }
     }
 
-    /// Gradient of the target log-probability with respect to the edge weights, at `w = alpha`.
-    fn edge_grad(&self, alpha: f64, s: &mut Scratch, out: &mut [f64]) {
-        s.w.clear();
-        s.w.resize(self.num_edges(), alpha);
-        let mut w = std::mem::take(&mut s.w);
-        s.add_noise(&mut w);
-        s.w = w;
-        self.net.forward(&self.g, &self.x, &s.w, &mut s.act);
-        backward(
-            self.net.model,
-            &self.g,
-            &s.w,
-            &s.act,
-            self.target,
-            None,
-            Some(out),
-        );
+    /// The model's output rows at features `x` and edge mask `w`.
+    fn outputs(&self, x: Vec<f64>, w: &[f64]) -> Result<Vec<f64>> {
+        let w = w.to_vec();
+        self.net
+            .outputs(&Cpu, self.inst(), &self.st, x, Mask::Edge(&w))
     }
 
-    /// Gradient with respect to the node features, at `x' + alpha (x - x')`, edge weights 1.
-    fn node_grad(&self, alpha: f64, s: &mut Scratch, out: &mut [f64]) {
-        s.w.clear();
-        s.w.resize(self.num_edges(), 1.0);
-        s.x.clear();
-        s.x.extend(
+    /// The attributed output at features `x` and edge mask `w`.
+    fn f(&self, x: Vec<f64>, w: &[f64]) -> Result<f64> {
+        Ok(self.outputs(x, w)?[self.target[0]])
+    }
+
+    /// The gradient of the attributed output along `path` at `alpha` (plus `noise`):
+    /// `[E]` (edges), `[n·F]` (nodes) or both concatenated (joint).
+    fn grad(&self, path: Path, alpha: f64, noise: &Noise, out: &mut [f64]) -> Result<()> {
+        let e = self.num_edges();
+        let mut w = vec![if path.edges() { alpha } else { 1.0 }; e];
+        for (v, z) in w.iter_mut().zip(&noise.edges) {
+            *v += z;
+        }
+        let mut x: Vec<f64> = if path.nodes() {
             self.x_base
                 .iter()
                 .zip(&self.x)
-                .map(|(&b, &v)| b + alpha * (v - b)),
-        );
-        let mut x = std::mem::take(&mut s.x);
-        s.add_noise(&mut x);
-        s.x = x;
-        self.net.forward(&self.g, &s.x, &s.w, &mut s.act);
-        backward(
-            self.net.model,
-            &self.g,
-            &s.w,
-            &s.act,
-            self.target,
-            Some(out),
-            None,
-        );
+                .map(|(&b, &v)| b + alpha * (v - b))
+                .collect()
+        } else {
+            self.x.clone()
+        };
+        for (v, z) in x.iter_mut().zip(&noise.nodes) {
+            *v += z;
+        }
+        let inst = self.inst();
+        let tape = self.net.forward(&Cpu, inst, &self.st, x, Mask::Edge(&w))?;
+        let want = Want {
+            x: path.nodes(),
+            mask: path.edges(),
+            blocks: false,
+        };
+        let gr = self.net.backward(
+            &Cpu,
+            inst,
+            &self.st,
+            &tape,
+            Mask::Edge(&w),
+            Seed::Output,
+            &self.target,
+            want,
+        )?;
+        let mut off = 0;
+        if let Some(m) = &gr.mask {
+            out[..e].copy_from_slice(m);
+            off = e;
+        }
+        if let Some(dx) = &gr.x {
+            out[off..].copy_from_slice(dx);
+        }
+        Cpu.free(tape.into_buffers());
+        Cpu.free(gr.mask.into_iter().chain(gr.x).chain(gr.blocks));
+        Ok(())
     }
 
     /// `Σ_k weight_k · grad(alpha_k)`, summed in fixed step groups.
-    fn integrate(
-        &self,
-        table: &StepTable,
-        len: usize,
-        grad: impl Fn(&Self, f64, &mut Scratch, &mut [f64]) + Sync,
-    ) -> Vec<f64> {
+    fn integrate(&self, table: &StepTable, len: usize, path: Path) -> Result<Vec<f64>> {
         let groups: Vec<std::ops::Range<usize>> = (0..table.len())
             .step_by(STEP_GROUP)
             .map(|s| s..(s + STEP_GROUP).min(table.len()))
             .collect();
-        let partial = |r: &std::ops::Range<usize>| {
-            let mut s = Scratch::default();
+        let none = Noise::default();
+        let partial = |r: &std::ops::Range<usize>| -> Result<Vec<f64>> {
             let (mut acc, mut g) = (vec![0.0; len], vec![0.0; len]);
             for k in r.clone() {
-                grad(self, table.alphas[k], &mut s, &mut g);
+                self.grad(path, table.alphas[k], &none, &mut g)?;
                 axpy(table.weights[k], &g, &mut acc);
             }
-            acc
+            Ok(acc)
         };
         let partials: Vec<Vec<f64>> = if self.parallel {
-            groups.par_iter().map(partial).collect()
+            groups.par_iter().map(partial).collect::<Result<_>>()?
         } else {
-            groups.iter().map(partial).collect()
+            groups.iter().map(partial).collect::<Result<_>>()?
         };
         let mut total = vec![0.0; len];
         for p in &partials {
             axpy(1.0, p, &mut total);
         }
-        total
+        Ok(total)
     }
 }
 
-/// One attribution (edges or nodes) of one graph.
+/// One attribution (edges, nodes, or both concatenated) of one graph.
 struct Attributed {
     attr: Vec<f64>,
     delta: f64,
     steps: usize,
 }
 
-/// Runs the configured method for one input kind.
-/// `grad` evaluates the gradient at a path point; `diff` is `input − baseline`;
-/// `f_in − f_base` is the change of the target log-probability along the path.
-fn attribute<'m>(
-    gi: &GraphInput<'m>,
+/// Runs the configured method along `path`. `diff` is `input − baseline`, `input` the
+/// input itself (both in the gradient's layout); `f_in − f_base` is the change of the
+/// attributed output along the path.
+#[allow(clippy::too_many_arguments)]
+fn attribute(
+    gi: &GraphInput<'_>,
     cfg: &ExplainConfig,
+    path: Path,
     diff: &[f64],
     input: &[f64],
     f_in: f64,
     f_base: f64,
-    grad: impl Fn(&GraphInput<'m>, f64, &mut Scratch, &mut [f64]) + Sync + Copy,
 ) -> Result<Attributed> {
     let len = diff.len();
     let finish = |attr: Vec<f64>, steps| {
@@ -199,16 +230,9 @@ fn attribute<'m>(
         Attributed { attr, delta, steps }
     };
     match cfg.method {
-        // The node-level methods never reach here (cpu::cam runs them).
-        Method::Saliency
-        | Method::InputXGradient
-        | Method::GradCam(_)
-        | Method::ContrastiveGradient
-        | Method::ExcitationBackprop
-        | Method::ContrastiveEb
-        | Method::Cam => {
+        Method::Saliency | Method::InputXGradient => {
             let mut g = vec![0.0; len];
-            grad(gi, 1.0, &mut Scratch::default(), &mut g);
+            gi.grad(path, 1.0, &Noise::default(), &mut g)?;
             let attr = if cfg.method == Method::Saliency {
                 g.iter().map(|v| v.abs()).collect()
             } else {
@@ -218,13 +242,18 @@ fn attribute<'m>(
         }
         Method::SmoothGrad | Method::VarGrad => {
             let sm = cfg.smoothing;
-            let mut rng =
-                NoiseStream::new(sm.seed, sm.sigma, gi.features, &gi.g.src, &gi.g.dst, len);
-            let mut s = Scratch::default();
+            let (e, nf) = (gi.num_edges(), gi.x.len());
+            let stream =
+                |len| NoiseStream::new(sm.seed, sm.sigma, gi.features, &gi.g.src, &gi.g.dst, len);
+            let mut edges = path.edges().then(|| stream(e));
+            let mut nodes = path.nodes().then(|| stream(nf));
             let (mut mean, mut sq, mut g) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
             for _ in 0..sm.samples {
-                s.noise = rng.next_sample();
-                grad(gi, 1.0, &mut s, &mut g);
+                let noise = Noise {
+                    edges: edges.as_mut().map(|s| s.next_sample()).unwrap_or_default(),
+                    nodes: nodes.as_mut().map(|s| s.next_sample()).unwrap_or_default(),
+                };
+                gi.grad(path, 1.0, &noise, &mut g)?;
                 for k in 0..len {
                     mean[k] += g[k];
                     sq[k] += g[k] * g[k];
@@ -247,7 +276,7 @@ fn attribute<'m>(
             loop {
                 let table = gi.tables.round(k);
                 let steps = table.len();
-                let sum = gi.integrate(table, len, grad);
+                let sum = gi.integrate(table, len, path)?;
                 let attr: Vec<f64> = if cfg.multiply_by_inputs {
                     sum.iter().zip(diff).map(|(a, b)| a * b).collect()
                 } else {
@@ -264,6 +293,10 @@ fn attribute<'m>(
                 k += 1;
             }
         }
+        other => Err(crate::Error::Config(format!(
+            "{} is a node-level method; it has no edge or feature attribution",
+            other.cli_name()
+        ))),
     }
 }
 
@@ -271,12 +304,13 @@ fn attribute<'m>(
 struct GraphResult {
     edge: Option<Attributed>,
     node: Option<Attributed>,
-    log_probs: Vec<f64>,
+    joint: bool,
+    out: Vec<f64>,
     target: usize,
 }
 
 fn explain_graph(
-    net: &Network,
+    net: &Network<'_, Cpu>,
     tables: &StepTables,
     batch: &GraphBatch,
     gidx: usize,
@@ -297,60 +331,77 @@ fn explain_graph(
     };
     let e = g.src.len();
     let ones = vec![1.0; e];
-    let lp = net.log_probs(&g, &x, &ones);
-    let target = cfg.target.resolve(batch, gidx, &lp);
-    let gi = GraphInput {
+    let zeros = vec![0.0; e];
+    let st = net.structure(&Cpu, &g)?;
+    let mut gi = GraphInput {
         net,
         tables,
         parallel: g.n + e >= PARALLEL_STEPS_SIZE,
         g,
+        st,
         x,
         features: &batch.features()[gr.nodes.start * f..gr.nodes.end * f],
         x_base,
+        target: vec![0],
+    };
+    let out = gi.outputs(gi.x.clone(), &ones)?;
+    let target = cfg.target.resolve(batch, gidx, &out);
+    gi.target = vec![target];
+    let f_in = out[target];
+    let diff_x: Vec<f64> = gi.x.iter().zip(&gi.x_base).map(|(a, b)| a - b).collect();
+    let mut result = GraphResult {
+        edge: None,
+        node: None,
+        joint: cfg.wrt.joint(),
+        out,
         target,
     };
-    let f_in = lp[target];
-    let edge = if cfg.wrt.edges() {
-        let f_base = gi.f(&gi.x, &vec![0.0; e]);
-        Some(attribute(
+    if cfg.wrt.joint() {
+        let f_base = gi.f(gi.x_base.clone(), &zeros)?;
+        let diff: Vec<f64> = ones.iter().chain(&diff_x).copied().collect();
+        let input: Vec<f64> = ones.iter().chain(&gi.x).copied().collect();
+        let mut a = attribute(&gi, cfg, Path::Joint, &diff, &input, f_in, f_base)?;
+        let node_attr = a.attr.split_off(e);
+        result.node = Some(Attributed {
+            attr: node_attr,
+            delta: a.delta,
+            steps: a.steps,
+        });
+        result.edge = Some(a);
+        return Ok(result);
+    }
+    if cfg.wrt.edges() {
+        let f_base = gi.f(gi.x.clone(), &zeros)?;
+        result.edge = Some(attribute(
             &gi,
             cfg,
+            Path::Edges,
             &ones,
             &ones,
             f_in,
             f_base,
-            GraphInput::edge_grad,
-        )?)
-    } else {
-        None
-    };
-    let node = if cfg.wrt.nodes() {
-        let f_base = gi.f(&gi.x_base, &ones);
-        let diff: Vec<f64> = gi.x.iter().zip(&gi.x_base).map(|(a, b)| a - b).collect();
-        Some(attribute(
+        )?);
+    }
+    if cfg.wrt.nodes() {
+        let f_base = gi.f(gi.x_base.clone(), &ones)?;
+        let input = gi.x.clone();
+        result.node = Some(attribute(
             &gi,
             cfg,
-            &diff,
-            &gi.x,
+            Path::Nodes,
+            &diff_x,
+            &input,
             f_in,
             f_base,
-            GraphInput::node_grad,
-        )?)
-    } else {
-        None
-    };
-    Ok(GraphResult {
-        edge,
-        node,
-        log_probs: lp,
-        target,
-    })
+        )?);
+    }
+    Ok(result)
 }
 
 /// Explains every graph of `batch` on the CPU. `progress` is called with 1 after each graph.
 /// The configuration must already be validated against the model and batch.
 pub fn explain(
-    model: &GraphConvNet,
+    model: &Model,
     batch: &GraphBatch,
     cfg: &ExplainConfig,
     progress: &(dyn Fn(usize) + Sync),
@@ -359,7 +410,7 @@ pub fn explain(
         return super::cam::explain(model, batch, cfg, progress);
     }
     let base = cfg.node_baseline.expand(batch);
-    let (net, tables) = (Network::new(model), StepTables::new(cfg)?);
+    let (net, tables) = (Network::new(&Cpu, model)?, StepTables::new(cfg)?);
     let results: Vec<GraphResult> = (0..batch.num_graphs())
         .into_par_iter()
         .map(|g| {
@@ -373,21 +424,22 @@ pub fn explain(
         num_features: batch.num_features(),
         ..Default::default()
     };
-    let take = |pick: fn(&GraphResult) -> Option<&Attributed>| {
+    let joint = results.first().is_some_and(|r| r.joint);
+    let take = |pick: fn(&GraphResult) -> Option<&Attributed>, with_delta: bool| {
         if results.iter().any(|r| pick(r).is_none()) {
             return (None, None, None);
         }
         let all = results.iter().filter_map(pick);
         (
             Some(all.clone().flat_map(|a| a.attr.iter().copied()).collect()),
-            Some(all.clone().map(|a| a.delta).collect()),
-            Some(all.map(|a| a.steps).collect()),
+            with_delta.then(|| all.clone().map(|a| a.delta).collect()),
+            with_delta.then(|| all.map(|a| a.steps).collect()),
         )
     };
-    (out.edge, out.edge_delta, out.edge_steps) = take(|r| r.edge.as_ref());
-    (out.node, out.node_delta, out.node_steps) = take(|r| r.node.as_ref());
+    (out.edge, out.edge_delta, out.edge_steps) = take(|r| r.edge.as_ref(), true);
+    (out.node, out.node_delta, out.node_steps) = take(|r| r.node.as_ref(), !joint);
     for r in &results {
-        out.log_probs.extend_from_slice(&r.log_probs);
+        out.log_probs.extend_from_slice(&r.out);
         out.target.push(r.target);
     }
     Ok(out)

@@ -62,7 +62,7 @@ pub fn log_softmax_target_grad(log_probs: &[f64], target: usize) -> Vec<f64> {
 }
 
 /// Dot product.
-#[inline]
+#[inline(always)]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     // Four independent accumulators let the compiler vectorise the loop.
     let mut acc = [0.0f64; 4];

@@ -1,26 +1,33 @@
 //! Forward passes of masked variants of every graph on the CPU reference path (see
 //! [`crate::forward`]); graphs in parallel, f64.
 
-use super::network::{Activations, LocalGraph, Network};
+use super::backend::Cpu;
+use super::network::LocalGraph;
 use crate::forward::MaskedInputs;
-use crate::{GraphBatch, GraphConvNet};
+use crate::nn::{Instances, Mask, Network};
+use crate::{GraphBatch, Model, Result};
 use rayon::prelude::*;
 
-/// The log-probabilities `[G, S, C]` of every variant of every graph. The inputs must
-/// have been validated against the batch.
+/// The output rows `[G, S, C]` of every variant of every graph. The inputs must have
+/// been validated against the batch.
 pub fn masked_log_probs(
-    model: &GraphConvNet,
+    model: &Model,
     batch: &GraphBatch,
     inputs: &MaskedInputs,
-) -> Vec<f64> {
+) -> Result<Vec<f64>> {
     let (s, e, n) = (inputs.variants, batch.num_edges(), batch.num_nodes());
     let f = batch.num_features();
-    let net = Network::new(model);
+    let net = Network::new(&Cpu, model)?;
     let per_graph: Vec<Vec<f64>> = (0..batch.num_graphs())
         .into_par_iter()
-        .map_init(Activations::default, |act, gi| {
+        .map(|gi| {
             let gr = batch.graph(gi);
             let g = LocalGraph::from_batch(batch, gi);
+            let st = net.structure(&Cpu, &g)?;
+            let inst = Instances {
+                graph: &g,
+                steps: 1,
+            };
             let feats = &batch.features()[gr.nodes.start * f..gr.nodes.end * f];
             let mut out = Vec::with_capacity(s * model.num_classes());
             for v in 0..s {
@@ -38,11 +45,10 @@ pub fn masked_log_probs(
                         })
                         .collect(),
                 };
-                net.forward(&g, &x, &w, act);
-                out.extend_from_slice(&act.log_probs);
+                out.extend(net.outputs(&Cpu, inst, &st, x, Mask::Edge(&w))?);
             }
-            out
+            Ok(out)
         })
-        .collect();
-    per_graph.concat()
+        .collect::<Result<_>>()?;
+    Ok(per_graph.concat())
 }

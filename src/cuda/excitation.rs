@@ -41,6 +41,7 @@ impl<G: Gpu> PositiveWeights<G> {
                 .collect();
             DeviceWeight::upload(gpu, &w, l.out_dim, l.in_dim)
         };
+        let m = m.require_tutorial("the GPU path")?;
         Ok(PositiveWeights {
             convs: m
                 .convs

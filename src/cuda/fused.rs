@@ -20,7 +20,9 @@ fn storage_bytes(storage: Storage) -> usize {
 /// edges with activations stored as `storage` (the layout at the top of `kernels/fused.cu`).
 pub fn smem_bytes(model: &GraphConvNet, n: usize, e: usize, storage: Storage) -> usize {
     let widths = model.widths();
-    let hidden = model.lin1.out_dim;
+    let hidden = model
+        .tutorial_parts()
+        .map_or(model.max_width(), |t| t.lin1.out_dim);
     let d = widths.iter().copied().max().unwrap_or(1).max(hidden);
     let stored: usize = widths.iter().map(|w| n * w).sum();
     let floats =
@@ -44,25 +46,26 @@ impl<G: Gpu> PackedModel<G> {
     /// Packs and uploads the parameters in the order `kernels/fused.cu` reads them
     /// (the conv weights twice: as they are, then transposed).
     pub fn upload(gpu: &G, m: &GraphConvNet) -> Result<Self> {
+        let t = m.require_tutorial("the fused kernel")?;
         let mut p: Vec<f32> = Vec::new();
         let push = |p: &mut Vec<f32>, v: &[f64]| p.extend(v.iter().map(|&x| x as f32));
-        for c in &m.convs {
+        for c in &t.convs {
             push(&mut p, &c.lin_rel.weight);
             push(&mut p, &c.lin_rel.bias);
             push(&mut p, &c.lin_root.weight);
         }
-        for l in [&m.lin1, &m.lin2] {
+        for l in [t.lin1, t.lin2] {
             push(&mut p, &l.weight);
             push(&mut p, &l.bias);
         }
         let transposed_at = p.len();
-        for c in &m.convs {
+        for c in &t.convs {
             push(&mut p, &c.lin_rel.transposed());
             push(&mut p, &c.lin_root.transposed());
         }
         let mut dims = vec![m.num_layers() as i32];
         dims.extend(m.widths().iter().map(|&w| w as i32));
-        dims.push(m.lin1.out_dim as i32);
+        dims.push(t.lin1.out_dim as i32);
         dims.push(m.num_classes() as i32);
         dims.push(i32::try_from(transposed_at).map_err(|_| {
             Error::Device(format!(
@@ -149,10 +152,11 @@ pub fn run<G: Gpu>(
         // The CPU-only methods are rejected before any launch.
         _ => 2,
     };
-    let pool = match job.net.pool {
-        Pool::Add => 0,
-        Pool::Mean => 1,
-        Pool::Max => 2,
+    let pool = match job.net.pool() {
+        None => return Err(Error::Device("the fused kernel runs graph tasks only".into())),
+        Some(Pool::Add) => 0,
+        Some(Pool::Mean) => 1,
+        Some(Pool::Max) => 2,
     };
     let kernel = match job.storage {
         Storage::F32 => "fused_ig",

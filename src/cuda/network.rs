@@ -54,6 +54,7 @@ pub struct DeviceModel<G: Gpu> {
 impl<G: Gpu> DeviceModel<G> {
     /// Uploads the weights, rounded to f32.
     pub fn upload(gpu: &G, m: &GraphConvNet) -> Result<Self> {
+        let m = m.require_tutorial("the GPU path")?;
         Ok(DeviceModel {
             convs: m
                 .convs
@@ -420,7 +421,7 @@ pub fn step_bytes(model: &GraphConvNet, n: usize, e: usize) -> usize {
         .copied()
         .max()
         .unwrap_or(1)
-        .max(model.lin1.out_dim);
+        .max(model.max_width());
     // Kept activations, plus the transient buffers of one layer (agg/out or dh/d_agg/dprev),
     // plus the edge gradient and the step's gradient copy.
     4 * (n * (sum + 3 * max + widths[0]) + 2 * e + 8 * (max + model.num_classes()))

@@ -1,8 +1,8 @@
 //! What to explain and how: methods, inputs, targets, baselines and results.
 //!
 //! This module is backend-independent. [`crate::explain()`] dispatches an
-//! [`ExplainConfig`] to a backend (the CPU reference today) and returns
-//! [`Attributions`].
+//! [`ExplainConfig`] to a device (the CPU reference, a CUDA GPU or interpret mode) and
+//! returns [`Attributions`].
 
 pub mod noise;
 pub mod rules;
@@ -38,15 +38,20 @@ pub enum Method {
     SmoothGrad,
     /// VarGrad (Adebayo et al. 2018): the variance of those gradients.
     VarGrad,
+    /// GAT's attention as the edge explanation, as PyG's `AttentionExplainer(reduce)`
+    /// computes it (every input edge with its own coefficient, see [`crate::attention`]):
+    /// the reduction over heads, then over the GATConv layers. No delta.
+    Attention(crate::attention::Reduce),
     /// CAM (Pope et al. 2019): needs global pooling followed directly by the output
-    /// layer; the GraphConv tutorial head (`lin1`, ReLU, `lin2`) rules it out, so it is
-    /// always an error here, with the reason.
+    /// layer; not implemented, so it is always an error here, with the reason (the
+    /// tutorial head, `lin1`, ReLU, `lin2`, rules it out anyway).
     Cam,
 }
 
 impl Method {
-    /// The command-line name (`ig`, `saliency`, `input-x-gradient`, `grad-cam`,
-    /// `grad-cam:L`, `contrastive-gradient`, `cam`).
+    /// The command-line name (`ig`, `saliency`, `input-x-gradient`, `smoothgrad`,
+    /// `vargrad`, `grad-cam`, `grad-cam:L`, `contrastive-gradient`, `eb`, `c-eb`,
+    /// `attention`, `attention:mean`, `cam`).
     pub fn cli_name(self) -> String {
         match self {
             Method::IntegratedGradients => "ig".into(),
@@ -56,17 +61,13 @@ impl Method {
             Method::GradCam(Some(l)) => format!("grad-cam:{l}"),
             Method::ContrastiveGradient => "contrastive-gradient".into(),
             Method::Cam => "cam".into(),
+            Method::Attention(crate::attention::Reduce::Max) => "attention".into(),
+            Method::Attention(crate::attention::Reduce::Mean) => "attention:mean".into(),
             Method::SmoothGrad => "smoothgrad".into(),
             Method::ExcitationBackprop => "eb".into(),
             Method::ContrastiveEb => "c-eb".into(),
             Method::VarGrad => "vargrad".into(),
         }
-    }
-
-    /// True for the methods that have a GPU implementation: all but CAM, which the
-    /// tutorial head rules out everywhere.
-    pub fn on_gpu(self) -> bool {
-        self != Method::Cam
     }
 
     /// True for the node-level methods of Pope et al. (one score per node, no delta).
@@ -92,6 +93,8 @@ impl std::str::FromStr for Method {
             "grad-cam" => Ok(Method::GradCam(None)),
             "contrastive-gradient" => Ok(Method::ContrastiveGradient),
             "cam" => Ok(Method::Cam),
+            "attention" | "attention:max" => Ok(Method::Attention(crate::attention::Reduce::Max)),
+            "attention:mean" => Ok(Method::Attention(crate::attention::Reduce::Mean)),
             "smoothgrad" => Ok(Method::SmoothGrad),
             "eb" | "excitation-backprop" => Ok(Method::ExcitationBackprop),
             "c-eb" | "contrastive-eb" => Ok(Method::ContrastiveEb),
@@ -99,33 +102,44 @@ impl std::str::FromStr for Method {
             _ => match s.strip_prefix("grad-cam:").map(str::parse::<usize>) {
                 Some(Ok(l)) => Ok(Method::GradCam(Some(l))),
                 _ => Err(Error::Config(format!(
-                    "unknown method {s:?}; use ig, saliency, input-x-gradient, grad-cam, grad-cam:LAYER, contrastive-gradient, eb, c-eb, smoothgrad, vargrad or cam"
+                    "unknown method {s:?}; use ig, saliency, input-x-gradient, grad-cam, grad-cam:LAYER, contrastive-gradient, eb, c-eb, smoothgrad, vargrad, attention, attention:mean or cam"
                 ))),
             },
         }
     }
 }
 
-/// Which input the attributions are for.
+/// Which input the attributions are for (`../shared/docs/pyg-interchange.md`, section 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Wrt {
-    /// The edge mask: every edge weight, input 1, baseline 0 (the PyG + captum tutorial).
+    /// The edge mask: every edge weight, input 1, baseline 0 (PyG's Explainer with
+    /// `edge_mask_type='object', node_mask_type=None`).
     #[default]
     Edges,
-    /// The node features `[N, F]`, with edge weights fixed at 1.
+    /// The node features `[N, F]`, with the edge mask fixed at 1 (PyG's Explainer with
+    /// `edge_mask_type=None, node_mask_type='attributes'`).
     Nodes,
-    /// Both, as two separate attributions.
+    /// Both at once, as PyG's Explainer with both masks computes them: one IG along the
+    /// common path `(x' + α (x − x'), α · 1)`, whose two parts are the edge and node
+    /// attributions, with one delta over both.
     Both,
+    /// The edge and the node attributions as two separate calls (`Edges` and `Nodes`),
+    /// each with its own delta.
+    Separate,
 }
 
 impl Wrt {
     /// True when edge attributions are computed.
     pub fn edges(self) -> bool {
-        matches!(self, Wrt::Edges | Wrt::Both)
+        !matches!(self, Wrt::Nodes)
     }
     /// True when node-feature attributions are computed.
     pub fn nodes(self) -> bool {
-        matches!(self, Wrt::Nodes | Wrt::Both)
+        !matches!(self, Wrt::Edges)
+    }
+    /// True for the joint attribution of both inputs along one path.
+    pub fn joint(self) -> bool {
+        self == Wrt::Both
     }
     /// The command-line name.
     pub fn cli_name(self) -> &'static str {
@@ -133,6 +147,7 @@ impl Wrt {
             Wrt::Edges => "edges",
             Wrt::Nodes => "nodes",
             Wrt::Both => "both",
+            Wrt::Separate => "separate",
         }
     }
 }
@@ -144,8 +159,10 @@ impl std::str::FromStr for Wrt {
             "edges" => Ok(Wrt::Edges),
             "nodes" => Ok(Wrt::Nodes),
             "both" => Ok(Wrt::Both),
+            "separate" => Ok(Wrt::Separate),
             _ => Err(Error::Config(format!(
-                "unknown input {s:?}; use edges, nodes or both"
+                "unknown input {s:?}; use edges, nodes, both (one joint attribution, as PyG's \
+                 Explainer with both masks) or separate (two separate attributions)"
             ))),
         }
     }
@@ -412,19 +429,54 @@ impl ExplainConfig {
     pub fn validate(&self, model: &GraphConvNet, batch: &GraphBatch) -> Result<()> {
         model.check_batch(batch)?;
         if self.method == Method::Cam {
-            return Err(Error::Config(
-                "CAM needs global pooling followed directly by the output layer (Pope et al. 2019); \
-                 this model has lin1 and a ReLU between the pooling and lin2, so CAM is undefined. \
-                 Grad-CAM (--method grad-cam) is its generalisation"
-                    .into(),
-            ));
+            let single = matches!(model.head.as_slice(), [crate::model::Op::Linear { .. }]);
+            return Err(Error::Config(if single {
+                "CAM (the class weights of the output Linear on the last layer's node embeddings) \
+                 is not implemented; Grad-CAM on the last layer (--method grad-cam:L) gives the \
+                 same ranking for this model, whose pool feeds the output Linear directly"
+                    .into()
+            } else {
+                format!(
+                    "CAM needs global pooling followed directly by the output layer (Pope et al. \
+                     2019); this model ({}) has more between the pooling and its output, so CAM \
+                     is undefined. Grad-CAM (--method grad-cam) is its generalisation",
+                    model.describe()
+                )
+            }));
+        }
+        if matches!(
+            self.method,
+            Method::ExcitationBackprop | Method::ContrastiveEb
+        ) {
+            let contrastive = self.method == Method::ContrastiveEb;
+            if let Some(why) = crate::nn::excitation::supports(model, contrastive) {
+                return Err(Error::Config(format!(
+                    "{} is undefined for this model ({}): {why}",
+                    self.method.cli_name(),
+                    model.describe()
+                )));
+            }
+            if let Some(w) = batch.edge_weight() {
+                if let Some(e) = w.iter().position(|&v| v < 0.0) {
+                    return Err(Error::Config(format!(
+                        "{} needs non-negative edge weights; batch edge {e} has weight {}",
+                        self.method.cli_name(),
+                        w[e]
+                    )));
+                }
+            }
         }
         if matches!(self.method, Method::SmoothGrad | Method::VarGrad) {
             let s = self.smoothing;
-            if s.samples == 0 || !(s.sigma.is_finite() && s.sigma >= 0.0) {
+            if s.samples == 0
+                || s.samples > rules::MAX_STEPS
+                || !(s.sigma.is_finite() && s.sigma >= 0.0)
+            {
                 return Err(Error::Config(format!(
-                    "smoothing needs at least 1 sample and a finite sigma >= 0; got {} samples, sigma {}",
-                    s.samples, s.sigma
+                    "smoothing needs 1 to {} samples and a finite sigma >= 0; got {} samples, sigma {}",
+                    rules::MAX_STEPS,
+                    s.samples,
+                    s.sigma
                 )));
             }
         }
@@ -437,8 +489,9 @@ impl ExplainConfig {
             }
         }
         if self.method == Method::IntegratedGradients {
-            self.rule.table(self.steps)?;
+            self.rule.check_steps(self.steps)?;
             if let Some(a) = self.adaptive {
+                self.rule.check_steps(a.max_steps)?;
                 if !(a.tol.is_finite() && a.tol > 0.0) {
                     return Err(Error::Config(format!(
                         "delta tolerance must be a positive number, got {}",
@@ -546,8 +599,9 @@ impl ExplainConfig {
 
 /// The results of one attribution run over a batch.
 ///
-/// Delta is `Σ attributions − (F(input) − F(baseline))` per graph, where `F`
-/// is the target log-probability; it is computed for every method.
+/// Delta is `Σ attributions − (F(input) − F(baseline))` per graph, where `F` is the
+/// attributed output (the target log-probability for a `log_softmax` model); the
+/// node-level methods have none.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Attributions {
     /// Number of classes `C`.
@@ -558,19 +612,22 @@ pub struct Attributions {
     pub edge: Option<Vec<f64>>,
     /// Node-feature attributions `[N, F]`, row-major.
     pub node: Option<Vec<f64>>,
-    /// Log-probabilities at the real input `[G, C]`.
+    /// The model's output rows at the real input `[G, C]` (log-probabilities for a
+    /// `log_softmax` model, probabilities for `softmax`, else the logits).
     pub log_probs: Vec<f64>,
     /// The explained class per graph.
     pub target: Vec<usize>,
-    /// Convergence delta of the edge attributions, per graph.
+    /// Convergence delta of the edge attributions, per graph (with [`Wrt::Both`], the one
+    /// delta of the joint attribution, and `node_delta` is `None`).
     pub edge_delta: Option<Vec<f64>>,
     /// Convergence delta of the node attributions, per graph.
     pub node_delta: Option<Vec<f64>>,
-    /// Steps used for the edge attributions, per graph.
+    /// Steps used for the edge attributions, per graph (with [`Wrt::Both`], of the joint
+    /// attribution, and `node_steps` is `None`).
     pub edge_steps: Option<Vec<usize>>,
     /// Steps used for the node attributions, per graph.
     pub node_steps: Option<Vec<usize>>,
-    /// Node-level scores `[N]` of Grad-CAM and the contrastive gradient.
+    /// Node-level scores `[N]` of Grad-CAM, the contrastive gradient, EB and c-EB.
     pub node_score: Option<Vec<f64>>,
 }
 

@@ -25,6 +25,8 @@ pub struct GraphParts {
     pub edge_gt: Option<Vec<u8>>,
     /// Optional graph labels `[G]`, class ids from 0.
     pub graph_labels: Option<Vec<i64>>,
+    /// Optional edge weights `[E]` (the data's `edge_weight`, for GraphConv and GCNConv).
+    pub edge_weight: Option<Vec<f32>>,
 }
 
 fn check_ptr(name: &str, ptr: &[usize], total: usize) -> Result<()> {
@@ -69,7 +71,7 @@ impl GraphBatch {
                 p.edge_ptr.len()
             )));
         }
-        if p.x.len() % f != 0 {
+        if !p.x.len().is_multiple_of(f) {
             return Err(Error::Batch(format!(
                 "x has {} values, not a multiple of F = {f}",
                 p.x.len()
@@ -132,6 +134,15 @@ impl GraphBatch {
         check_len("edge_labels", p.edge_labels.as_ref().map(Vec::len), e)?;
         check_len("edge_gt", p.edge_gt.as_ref().map(Vec::len), e)?;
         check_len("graph_labels", p.graph_labels.as_ref().map(Vec::len), g)?;
+        check_len("edge_weight", p.edge_weight.as_ref().map(Vec::len), e)?;
+        if let Some(i) = p.edge_weight.iter().flatten().position(|v| !v.is_finite()) {
+            let gi = p.edge_ptr.partition_point(|&s| s <= i) - 1;
+            return Err(Error::Batch(format!(
+                "graph {gi}, edge {} (batch edge {i}): edge weight {} is not finite",
+                i - p.edge_ptr[gi],
+                p.edge_weight.as_ref().map_or(0.0, |v| v[i])
+            )));
+        }
         if let Some((i, v)) = p
             .graph_labels
             .iter()
@@ -161,6 +172,8 @@ impl GraphBatch {
             edge_labels: p.edge_labels,
             edge_gt: p.edge_gt,
             graph_labels: p.graph_labels,
+            edge_weight: p.edge_weight,
+            node_task: None,
         })
     }
 }
@@ -229,7 +242,7 @@ impl GraphBatchBuilder {
         }
         let g = self.labels.len();
         let f = self.parts.num_features;
-        if f == 0 || x.len() % f != 0 {
+        if f == 0 || !x.len().is_multiple_of(f) {
             self.error = Some(Error::Batch(format!(
                 "graph {g}: {} feature values is not a multiple of F = {f}",
                 x.len()

@@ -9,6 +9,9 @@
 //! be built, so the kernels never see out-of-range indices.
 
 mod builder;
+pub mod khop;
+pub mod pyg;
+pub mod targets;
 pub mod tu;
 
 pub use builder::{GraphBatchBuilder, GraphParts};
@@ -28,6 +31,9 @@ pub struct GraphBatch {
     pub(crate) edge_labels: Option<Vec<i64>>,
     pub(crate) edge_gt: Option<Vec<u8>>,
     pub(crate) graph_labels: Option<Vec<i64>>,
+    pub(crate) edge_weight: Option<Vec<f32>>,
+    /// Node tasks: the instance batch's targets, id maps and whole-graph degrees.
+    pub(crate) node_task: Option<Box<khop::NodeTask>>,
 }
 
 /// One graph of a batch, by its ranges into the batch arrays.
@@ -102,6 +108,17 @@ impl GraphBatch {
     pub fn edge_gt(&self) -> Option<&[u8]> {
         self.edge_gt.as_deref()
     }
+
+    /// The data's edge weights `[E]` (PyG's `edge_weight`), when it has them.
+    pub fn edge_weight(&self) -> Option<&[f32]> {
+        self.edge_weight.as_deref()
+    }
+    /// Node tasks ([`khop::node_instances`]): each graph is a target's computation
+    /// subgraph; this says which node it explains and where its nodes and edges come from.
+    pub fn node_task(&self) -> Option<&khop::NodeTask> {
+        self.node_task.as_deref()
+    }
+
     /// Graph labels (class ids starting at 0), one per graph, if known.
     pub fn graph_labels(&self) -> Option<&[i64]> {
         self.graph_labels.as_deref()
@@ -130,7 +147,8 @@ impl GraphBatch {
             edge_ptr: vec![0],
             ..Default::default()
         };
-        let (mut labels, mut gts, mut gl) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut labels, mut gts, mut gl, mut ew) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for &g in graphs {
             if g >= self.num_graphs() {
                 return Err(crate::Error::Config(format!(
@@ -154,13 +172,22 @@ impl GraphBatch {
             if let Some(l) = &self.graph_labels {
                 gl.push(l[g]);
             }
+            if let Some(w) = &self.edge_weight {
+                ew.extend_from_slice(&w[gr.edges.clone()]);
+            }
             p.node_ptr.push(p.x.len() / f);
             p.edge_ptr.push(p.src.len());
         }
         p.edge_labels = self.edge_labels.as_ref().map(|_| labels);
         p.edge_gt = self.edge_gt.as_ref().map(|_| gts);
         p.graph_labels = self.graph_labels.as_ref().map(|_| gl);
-        GraphBatch::from_parts(p)
+        p.edge_weight = self.edge_weight.as_ref().map(|_| ew);
+        let mut out = GraphBatch::from_parts(p)?;
+        out.node_task = self
+            .node_task
+            .as_ref()
+            .map(|t| Box::new(t.select(graphs, &self.node_ptr, &self.edge_ptr)));
+        Ok(out)
     }
 
     /// A new batch holding graphs `range` of this one, renumbered from 0.
@@ -195,6 +222,11 @@ impl GraphBatch {
                 .graph_labels
                 .as_ref()
                 .map(|v| v[range.clone()].to_vec()),
+            edge_weight: self.edge_weight.as_ref().map(|v| v[edges.clone()].to_vec()),
+            node_task: self.node_task.as_ref().map(|t| {
+                let ids: Vec<usize> = range.clone().collect();
+                Box::new(t.select(&ids, &self.node_ptr, &self.edge_ptr))
+            }),
         })
     }
 }

@@ -141,6 +141,13 @@ pub fn load_tu(
         });
     }
     let n = indicator.len();
+    // The features are N × F floats (twice, while the blocks are joined): check before
+    // allocating, since F comes from the model file and N from the indicator.
+    crate::memory::check(
+        || format!("the node features of {n} nodes × {num_features} features"),
+        crate::memory::product(&[n as u64, num_features as u64, 4, 2]),
+        || "this dataset and model need a machine with more memory".into(),
+    )?;
     let mut node_ptr = vec![0usize];
     let mut current = 1i64; // the 1-based id of the graph being read
     for (i, &g) in indicator.iter().enumerate() {
@@ -262,17 +269,37 @@ pub fn load_tu(
                 }
                 vec![num_features - width]
             } else {
-                (0..cols)
-                    .map(|c| (rows.iter().map(|r| r[c]).max().unwrap_or(0) - mins[c] + 1) as usize)
-                    .collect()
+                // Widths of any i64 range, summed without overflow; more than the model
+                // takes is refused here, before N × width features are allocated.
+                let widths: Vec<u64> = (0..cols)
+                    .map(|c| {
+                        let max = rows.iter().map(|r| r[c]).max().unwrap_or(0);
+                        (max as i128 - mins[c] as i128 + 1) as u64
+                    })
+                    .collect();
+                let total = widths.iter().fold(0u64, |t, &w| t.saturating_add(w));
+                if total.saturating_add(width as u64) > num_features as u64 {
+                    return Err(Error::Mismatch(format!(
+                        "dataset {name} in {}: its {cols} node label columns give {total} one-hot \
+                         features{}, the model expects {num_features}",
+                        dir.display(),
+                        if width > 0 {
+                            format!(" after {width} node attributes")
+                        } else {
+                            String::new()
+                        }
+                    )));
+                }
+                widths.into_iter().map(|w| w as usize).collect()
             };
             let total: usize = widths.iter().sum();
             let mut block = vec![0f32; n * total];
             for (k, r) in rows.iter().enumerate() {
                 let mut off = 0;
                 for c in 0..cols {
-                    let v = (r[c] - mins[c]) as usize;
-                    if v >= widths[c] {
+                    // i128: a label and the minimum may be any two i64 values.
+                    let v = r[c] as i128 - mins[c] as i128;
+                    if v >= widths[c] as i128 {
                         return Err(nl.err(
                             k + 1,
                             format!(
@@ -281,7 +308,7 @@ pub fn load_tu(
                             ),
                         ));
                     }
-                    block[k * total + off + v] = 1.0;
+                    block[k * total + off + v as usize] = 1.0;
                     off += widths[c];
                 }
             }
@@ -360,5 +387,6 @@ pub fn load_tu(
         edge_labels,
         edge_gt,
         graph_labels,
+        edge_weight: None,
     })
 }

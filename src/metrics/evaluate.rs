@@ -45,8 +45,11 @@ use super::fidelity::{
 };
 use super::ground_truth::{GraphGroundTruth, GroundTruthSummary};
 use super::masks::{edge_scores, keep_count, pope_binarize, top_k_mask, MaskRule, Ranking};
-use crate::cpu::network::{Activations, LocalGraph, Network};
+use crate::cpu::network::LocalGraph;
+use crate::cpu::Cpu;
 use crate::forward::{masked_log_probs, MaskedInputs};
+use crate::model::Output;
+use crate::nn::{Instances, Mask, Network, Structure};
 use crate::{Device, Error, GraphBatch, GraphConvNet, Result};
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -418,7 +421,7 @@ fn check_explanation(
 }
 
 /// Arg-max (the first class on ties) and the target's probability.
-pub(super) fn outcome(log_probs: &[f64], target: usize) -> Outcome {
+pub(super) fn outcome(kind: Output, log_probs: &[f64], target: usize) -> Outcome {
     let mut best = 0;
     for (k, &v) in log_probs.iter().enumerate() {
         if v > log_probs[best] {
@@ -427,7 +430,15 @@ pub(super) fn outcome(log_probs: &[f64], target: usize) -> Outcome {
     }
     Outcome {
         prediction: best,
-        p_target: log_probs[target].exp(),
+        p_target: match kind {
+            Output::LogSoftmax => log_probs[target].exp(),
+            Output::Softmax => log_probs[target],
+            Output::Logits => {
+                let m = log_probs.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                let z: f64 = log_probs.iter().map(|&v| (v - m).exp()).sum();
+                (log_probs[target] - m).exp() / z
+            }
+        },
     }
 }
 
@@ -441,7 +452,7 @@ pub(super) struct Variant {
 /// Where a graph's forward passes come from.
 pub(super) enum Passes<'a> {
     /// Computed at once, on the CPU reference (this model, prepared).
-    Direct(&'a Network<'a>),
+    Direct(&'a Network<'a, Cpu>),
     /// Only recorded (the first half of a device run); the outcomes are placeholders,
     /// which is sound because no metric's choice of masks depends on an outcome.
     Record(RefCell<Vec<Variant>>),
@@ -454,6 +465,8 @@ pub(super) struct Runner<'a> {
     pub(super) model: &'a GraphConvNet,
     /// The graph, with local node ids.
     pub(super) g: LocalGraph,
+    /// The convs' structural coefficients on it (CPU passes only).
+    st: Option<Structure<Cpu>>,
     /// Its node features `[n, F]`.
     pub(super) x: Vec<f64>,
     pub(super) target: usize,
@@ -473,9 +486,15 @@ impl<'a> Runner<'a> {
     ) -> Self {
         let gr = batch.graph(gi);
         let f = batch.num_features();
+        let g = LocalGraph::from_batch(batch, gi);
+        let st = match &passes {
+            Passes::Direct(net) => net.structure(&Cpu, &g).ok(),
+            _ => None,
+        };
         Runner {
             model,
-            g: LocalGraph::from_batch(batch, gi),
+            g,
+            st,
             x: batch.features()[gr.nodes.start * f..gr.nodes.end * f]
                 .iter()
                 .map(|&v| f64::from(v))
@@ -487,18 +506,13 @@ impl<'a> Runner<'a> {
     }
 
     /// The outcome with edge weights `w` and the graph's own features.
-    pub(super) fn run(&self, w: &[f64], act: &mut Activations) -> Outcome {
-        self.pass(w, None, act)
+    pub(super) fn run(&self, w: &[f64]) -> Outcome {
+        self.pass(w, None)
     }
 
     /// The outcome with edge weights `w` and the nodes `occluded` zeroed.
-    pub(super) fn run_occluded(
-        &self,
-        w: &[f64],
-        occluded: &[bool],
-        act: &mut Activations,
-    ) -> Outcome {
-        self.pass(w, Some(occluded), act)
+    pub(super) fn run_occluded(&self, w: &[f64], occluded: &[bool]) -> Outcome {
+        self.pass(w, Some(occluded))
     }
 
     /// The log-probabilities of the latest pass (placeholders while recording).
@@ -506,7 +520,7 @@ impl<'a> Runner<'a> {
         self.last.borrow().clone()
     }
 
-    fn pass(&self, w: &[f64], occluded: Option<&[bool]>, act: &mut Activations) -> Outcome {
+    fn pass(&self, w: &[f64], occluded: Option<&[bool]>) -> Outcome {
         let c = self.model.num_classes();
         let lp = match &self.passes {
             Passes::Direct(net) => {
@@ -522,8 +536,17 @@ impl<'a> Runner<'a> {
                         Cow::Owned(x)
                     }
                 };
-                net.forward(&self.g, &x, w, act);
-                act.log_probs.clone()
+                let inst = Instances {
+                    graph: &self.g,
+                    steps: 1,
+                };
+                let w = w.to_vec();
+                match &self.st {
+                    Some(st) => net
+                        .outputs(&Cpu, inst, st, x.into_owned(), Mask::Edge(&w))
+                        .unwrap_or_else(|_| vec![f64::NAN; c]),
+                    None => vec![f64::NAN; c],
+                }
             }
             Passes::Record(r) => {
                 r.borrow_mut().push(Variant {
@@ -538,17 +561,17 @@ impl<'a> Runner<'a> {
                 lp[k * c..(k + 1) * c].to_vec()
             }
         };
-        let o = outcome(&lp, self.target);
+        let o = outcome(self.model.output, &lp, self.target);
         *self.last.borrow_mut() = lp;
         o
     }
 
     /// Outcomes with only the masked edges, and with them removed.
-    fn kept_removed(&self, m: &[bool], act: &mut Activations) -> (Outcome, Outcome) {
+    fn kept_removed(&self, m: &[bool]) -> (Outcome, Outcome) {
         let w: Vec<f64> = m.iter().map(|&b| f64::from(u8::from(b))).collect();
-        let kept = self.run(&w, act);
+        let kept = self.run(&w);
         let w: Vec<f64> = m.iter().map(|&b| f64::from(u8::from(!b))).collect();
-        (kept, self.run(&w, act))
+        (kept, self.run(&w))
     }
 }
 
@@ -561,18 +584,17 @@ pub(super) fn for_each_graph<T: Send>(
     targets: &[usize],
     device: Device,
     memory_budget: Option<usize>,
-    per_graph: impl Fn(usize, &Runner<'_>, &mut Activations) -> T + Sync,
+    per_graph: impl Fn(usize, &Runner<'_>) -> T + Sync,
 ) -> Result<Vec<T>> {
     let graphs = 0..batch.num_graphs();
     if device == Device::Cpu {
-        let net = Network::new(model);
+        let net = Network::new(&Cpu, model)?;
         return Ok(graphs
             .into_par_iter()
-            .map_init(Activations::default, |act, g| {
+            .map(|g| {
                 per_graph(
                     g,
                     &Runner::new(model, batch, g, targets[g], Passes::Direct(&net)),
-                    act,
                 )
             })
             .collect());
@@ -580,7 +602,7 @@ pub(super) fn for_each_graph<T: Send>(
     let recorded: Vec<Vec<Variant>> = graphs
         .clone()
         .into_par_iter()
-        .map_init(Activations::default, |act, g| {
+        .map(|g| {
             let r = Runner::new(
                 model,
                 batch,
@@ -588,7 +610,7 @@ pub(super) fn for_each_graph<T: Send>(
                 targets[g],
                 Passes::Record(RefCell::default()),
             );
-            per_graph(g, &r, act);
+            per_graph(g, &r);
             match r.passes {
                 Passes::Record(v) => v.into_inner(),
                 _ => Vec::new(),
@@ -627,9 +649,9 @@ pub(super) fn for_each_graph<T: Send>(
     let c = model.num_classes();
     Ok(graphs
         .into_par_iter()
-        .map_init(Activations::default, |act, g| {
+        .map(|g| {
             let passes = Passes::Replay(&lp[g * s * c..(g + 1) * s * c], Cell::new(0));
-            per_graph(g, &Runner::new(model, batch, g, targets[g], passes), act)
+            per_graph(g, &Runner::new(model, batch, g, targets[g], passes))
         })
         .collect())
 }
@@ -641,20 +663,19 @@ fn eval_graph(
     main: &Explanation<'_>,
     other: Option<&Explanation<'_>>,
     cfg: &EvalConfig,
-    act: &mut Activations,
 ) -> GraphEval {
     let gr = batch.graph(gi);
     let e = gr.num_edges();
     let scores = edge_scores(&main.edge_attr[gr.edges.clone()], cfg.ranking);
-    let full = runner.run(&vec![1.0; e], act);
+    let full = runner.run(&vec![1.0; e]);
     let log_probs = runner.last_log_probs();
 
     let m = cfg.mask.mask(&scores);
-    let (kept, removed) = runner.kept_removed(&m, act);
+    let (kept, removed) = runner.kept_removed(&m);
 
     let salient = pope_binarize(&scores, cfg.pope_threshold);
     let w: Vec<f64> = salient.iter().map(|&b| f64::from(u8::from(!b))).collect();
-    let pope_occluded = runner.run(&w, act);
+    let pope_occluded = runner.run(&w);
 
     let curve = cfg
         .curve
@@ -665,7 +686,7 @@ fn eval_graph(
             let (kept, removed) = if mk == m {
                 (kept, removed)
             } else {
-                runner.kept_removed(&mk, act)
+                runner.kept_removed(&mk)
             };
             CurvePoint {
                 kept_edges: k,
@@ -730,7 +751,7 @@ pub fn evaluate(
         main.target,
         cfg.device,
         cfg.memory_budget,
-        |g, runner, act| eval_graph(runner, batch, g, main, other, cfg, act),
+        |g, runner| eval_graph(runner, batch, g, main, other, cfg),
     )?;
     Ok(reduce(graphs, batch, main, other.is_some(), cfg))
 }

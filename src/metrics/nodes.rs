@@ -41,7 +41,6 @@ use super::evaluate::{
 use super::fidelity::contrastivity;
 use super::ground_truth::{node_marks, GraphGroundTruth};
 use super::masks::pope_binarize;
-use crate::cpu::network::Activations;
 use crate::{GraphBatch, GraphConvNet, Result};
 use serde_json::{json, Value};
 
@@ -114,15 +113,14 @@ fn eval_graph(
     main: &NodeExplanation<'_>,
     other: Option<&NodeExplanation<'_>>,
     cfg: &EvalConfig,
-    act: &mut Activations,
 ) -> GraphNodeEval {
     let gr = batch.graph(gi);
     let key = |s: &[f64]| -> Vec<f64> { s.iter().map(|&v| cfg.ranking.key(v)).collect() };
     let scores = key(&main.node_score[gr.nodes.clone()]);
-    let full = runner.run(&vec![1.0; gr.num_edges()], act);
+    let full = runner.run(&vec![1.0; gr.num_edges()]);
     let salient = pope_binarize(&scores, cfg.pope_threshold);
     let w = occlusion_weights(runner, &salient);
-    let pope_occluded = runner.run_occluded(&w, &salient, act);
+    let pope_occluded = runner.run_occluded(&w, &salient);
     let contrastivity = other.and_then(|o| {
         if o.target[gi] == main.target[gi] {
             return None;
@@ -182,7 +180,7 @@ pub fn evaluate_nodes(
         main.target,
         cfg.device,
         cfg.memory_budget,
-        |g, runner, act| eval_graph(runner, batch, g, main, other, cfg, act),
+        |g, runner| eval_graph(runner, batch, g, main, other, cfg),
     )?;
 
     let labels = batch.graph_labels();

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: random models and graphs, data paths, error measures.
 #![allow(dead_code)]
 
-use graph_ig::model::{GraphConvLayer, Linear};
+use graph_ig::model::{Conv, GraphConv, Linear, Op};
 use graph_ig::{GraphBatch, GraphConvNet, Pool};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -38,18 +38,37 @@ pub fn random_model(
     let mut convs = Vec::new();
     let mut d = f;
     for &w in widths {
-        convs.push(GraphConvLayer {
-            lin_rel: linear(rng, d, w, true),
-            lin_root: linear(rng, d, w, false),
-        });
+        convs.push((linear(rng, d, w, true), linear(rng, d, w, false)));
         d = w;
     }
-    GraphConvNet {
-        convs,
-        lin1: linear(rng, d, hidden, true),
-        lin2: linear(rng, hidden, classes, true),
-        pool,
-    }
+    let lin1 = linear(rng, d, hidden, true);
+    let lin2 = linear(rng, hidden, classes, true);
+    GraphConvNet::tutorial(convs, lin1, lin2, pool).expect("a valid tutorial model")
+}
+
+/// The tutorial model's parts: its GraphConvs, `lin1` and `lin2`.
+pub fn tutorial_parts(m: &GraphConvNet) -> (Vec<&GraphConv>, &Linear, &Linear) {
+    let convs = m
+        .body
+        .iter()
+        .filter_map(|o| match o {
+            Op::Conv {
+                conv: Conv::Graph(c),
+                ..
+            } => Some(c),
+            _ => None,
+        })
+        .collect();
+    let lins: Vec<&Linear> = m
+        .head
+        .iter()
+        .filter_map(|o| match o {
+            Op::Linear { lin, .. } => Some(lin),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lins.len(), 2, "the tutorial head has lin1 and lin2");
+    (convs, lins[0], lins[1])
 }
 
 /// One random graph: `n` nodes with features in [-1, 1], `e` random edges (self-loops allowed).
@@ -197,4 +216,263 @@ pub fn pairwise_auc(s: &[f64], marks: &[u8]) -> Option<f64> {
         }
     }
     (pairs > 0).then(|| num / pairs as f64)
+}
+
+/// The conv families of the model zoo, for tests that cover every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zoo {
+    /// GraphConv with mean aggregation, then max.
+    Graph,
+    /// GCNConv (plain, then `improved`).
+    Gcn,
+    /// GINConv with a Linear–BatchNorm–ReLU–Linear MLP.
+    Gin,
+    /// SAGEConv (mean, root weight), then with `normalize`.
+    Sage,
+    /// GATConv with 3 concatenated heads, then 2 averaged heads.
+    Gat,
+    /// One of each, mixed.
+    Mixed,
+}
+
+impl Zoo {
+    /// Every family.
+    pub const ALL: [Zoo; 6] = [
+        Zoo::Graph,
+        Zoo::Gcn,
+        Zoo::Gin,
+        Zoo::Sage,
+        Zoo::Gat,
+        Zoo::Mixed,
+    ];
+}
+
+fn rand_vec(rng: &mut ChaCha8Rng, n: usize, s: f64) -> Vec<f64> {
+    (0..n).map(|_| rng.gen_range(-s..s)).collect()
+}
+
+/// One random conv of `family` from width `d` (its output width is returned too).
+pub fn random_conv(
+    rng: &mut ChaCha8Rng,
+    family: Zoo,
+    d: usize,
+    k: usize,
+    second: bool,
+) -> (graph_ig::model::Conv, usize) {
+    use graph_ig::model::{Aggr, BatchNorm, GatConv, GcnConv, GinConv, SageConv};
+    match family {
+        Zoo::Graph => (
+            Conv::Graph(GraphConv {
+                aggr: if second { Aggr::Max } else { Aggr::Mean },
+                lin_rel: linear(rng, d, k, true),
+                lin_root: linear(rng, d, k, false),
+            }),
+            k,
+        ),
+        Zoo::Gcn => (
+            Conv::Gcn(GcnConv {
+                lin: linear(rng, d, k, false),
+                bias: rand_vec(rng, k, 0.3),
+                improved: second,
+                add_self_loops: true,
+                normalize: true,
+            }),
+            k,
+        ),
+        Zoo::Gin => {
+            let bn = BatchNorm {
+                scale: (0..k).map(|_| rng.gen_range(0.5..1.5)).collect(),
+                shift: rand_vec(rng, k, 0.3),
+            };
+            let nn = vec![
+                Op::Linear {
+                    prefix: "nn.0".into(),
+                    lin: linear(rng, d, k, true),
+                },
+                Op::BatchNorm {
+                    prefix: "nn.1".into(),
+                    bn,
+                },
+                Op::Act(graph_ig::model::Act::Relu),
+                Op::Linear {
+                    prefix: "nn.3".into(),
+                    lin: linear(rng, k, k, true),
+                },
+            ];
+            (
+                Conv::Gin(GinConv {
+                    eps: if second { 0.3 } else { 0.0 },
+                    nn,
+                }),
+                k,
+            )
+        }
+        Zoo::Sage => (
+            Conv::Sage(SageConv {
+                aggr: Aggr::Mean,
+                lin_l: linear(rng, d, k, true),
+                lin_r: Some(linear(rng, d, k, false)),
+                normalize: second,
+            }),
+            k,
+        ),
+        Zoo::Gat => {
+            let (heads, concat) = if second { (2, false) } else { (3, true) };
+            let c = if concat { k.div_ceil(heads) } else { k };
+            let out = if concat { heads * c } else { c };
+            (
+                Conv::Gat(GatConv {
+                    lin: linear(rng, d, heads * c, false),
+                    att_src: rand_vec(rng, heads * c, 0.6),
+                    att_dst: rand_vec(rng, heads * c, 0.6),
+                    bias: rand_vec(rng, out, 0.3),
+                    heads,
+                    channels: c,
+                    concat,
+                    negative_slope: 0.2,
+                    add_self_loops: true,
+                }),
+                out,
+            )
+        }
+        Zoo::Mixed => unreachable!("a mixed stack draws its convs from the other families"),
+    }
+}
+
+/// A random graph-classification model of `family`: two convs with activations,
+/// `pool`, a Linear–ReLU–Linear head and `output`.
+pub fn random_zoo_model(
+    rng: &mut ChaCha8Rng,
+    family: Zoo,
+    f: usize,
+    classes: usize,
+    pool: Pool,
+    output: graph_ig::model::Output,
+) -> GraphConvNet {
+    use graph_ig::model::{Act, Readout, Task};
+    let families: Vec<Zoo> = match family {
+        Zoo::Mixed => vec![Zoo::Gcn, Zoo::Gat, Zoo::Sage, Zoo::Gin, Zoo::Graph],
+        z => vec![z, z],
+    };
+    let acts = [Act::Relu, Act::Elu(1.0), Act::LeakyRelu(0.1), Act::Tanh];
+    let mut body = Vec::new();
+    let mut d = f;
+    for (i, fam) in families.iter().enumerate() {
+        let (conv, out) = random_conv(rng, *fam, d, 6 + i, i % 2 == 1);
+        body.push(Op::Conv {
+            prefix: format!("conv{}", i + 1),
+            conv,
+        });
+        body.push(Op::Act(acts[(i + families.len()) % acts.len()]));
+        d = out;
+    }
+    let head = vec![
+        Op::Linear {
+            prefix: "lin1".into(),
+            lin: linear(rng, d, 7, true),
+        },
+        Op::Act(Act::Relu),
+        Op::Linear {
+            prefix: "lin2".into(),
+            lin: linear(rng, 7, classes, true),
+        },
+    ];
+    GraphConvNet::new(Task::Graph, body, Readout::Pool(pool), head, output)
+        .expect("a valid zoo model")
+}
+
+/// A random node-classification model of `family`: convs with activations (three for
+/// the mixed stack, else two), then either a Linear (`linear_head`) or nothing, so that
+/// the last conv gives the logits, and `output`.
+pub fn random_node_model(
+    rng: &mut ChaCha8Rng,
+    family: Zoo,
+    f: usize,
+    classes: usize,
+    linear_head: bool,
+    output: graph_ig::model::Output,
+) -> GraphConvNet {
+    use graph_ig::model::{Act, Readout, Task};
+    let families: Vec<Zoo> = match family {
+        Zoo::Mixed => vec![Zoo::Gcn, Zoo::Gat, Zoo::Sage],
+        z => vec![z, z],
+    };
+    let mut body = Vec::new();
+    let mut d = f;
+    let last = families.len() - 1;
+    for (i, fam) in families.iter().enumerate() {
+        let width = if i == last && !linear_head {
+            classes
+        } else {
+            5 + i
+        };
+        let (conv, mut out) = random_conv(rng, *fam, d, width, i % 2 == 1);
+        if i == last && !linear_head && out != classes {
+            // A GAT's concatenated heads round the width up: retry with averaged heads.
+            let (c, o) = random_conv(rng, *fam, d, width, true);
+            body.push(Op::Conv {
+                prefix: format!("conv{}", i + 1),
+                conv: c,
+            });
+            out = o;
+        } else {
+            body.push(Op::Conv {
+                prefix: format!("conv{}", i + 1),
+                conv,
+            });
+        }
+        d = out;
+        if i < last || linear_head {
+            body.push(Op::Act(if i % 2 == 0 { Act::Relu } else { Act::Elu(1.0) }));
+        }
+    }
+    if linear_head {
+        body.push(Op::Dropout);
+        body.push(Op::Linear {
+            prefix: "lin".into(),
+            lin: linear(rng, d, classes, true),
+        });
+    }
+    GraphConvNet::new(Task::Node, body, Readout::Node, Vec::new(), output)
+        .expect("a valid node model")
+}
+
+/// A random graph for node tasks: `n` nodes, random edges in both directions, a hub,
+/// isolated nodes, self-loops and a duplicate edge.
+pub fn node_task_graph(rng: &mut ChaCha8Rng, n: usize, f: usize, edge_weights: bool) -> GraphBatch {
+    let x: Vec<f32> = (0..n * f).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+    let mut edges = Vec::new();
+    // Nodes n-3.. stay isolated.
+    let live = n - 3;
+    for _ in 0..2 * n {
+        let (a, b) = (rng.gen_range(0..live), rng.gen_range(0..live));
+        edges.push((a, b));
+        edges.push((b, a));
+    }
+    // A hub: node 0 linked with a third of the nodes.
+    for v in (1..live).step_by(3) {
+        edges.push((v, 0));
+        edges.push((0, v));
+    }
+    edges.push((5, 5));
+    edges.push((7, 7));
+    edges.push((2, 3));
+    let mut b = GraphBatch::builder(f).graph(&x, &edges).build().unwrap();
+    if edge_weights {
+        let w: Vec<f32> = (0..b.num_edges())
+            .map(|_| rng.gen_range(0.2f32..2.0))
+            .collect();
+        let mut p = graph_ig::GraphParts {
+            num_features: f,
+            x: b.features().to_vec(),
+            src: b.src().iter().map(|&v| v as usize).collect(),
+            dst: b.dst().iter().map(|&v| v as usize).collect(),
+            node_ptr: b.node_ptr().to_vec(),
+            edge_ptr: b.edge_ptr().to_vec(),
+            ..Default::default()
+        };
+        p.edge_weight = Some(w);
+        b = GraphBatch::from_parts(p).unwrap();
+    }
+    b
 }
