@@ -140,11 +140,11 @@ fn layer(
     let mut a = Vec::new();
     let mut input_to_conv = vec![0usize; e];
     let loops = alpha.1.as_ref();
-    for k in 0..e {
+    for (k, slot) in input_to_conv.iter_mut().enumerate() {
         if loops.is_some() && g.src[k] == g.dst[k] {
             continue;
         }
-        input_to_conv[k] = edge_index.len();
+        *slot = edge_index.len();
         edge_index.push((g.src[k], g.dst[k]));
         a.extend_from_slice(&alpha.0[k * heads..(k + 1) * heads]);
     }
@@ -154,9 +154,9 @@ fn layer(
             edge_index.push((i as u32, i as u32));
             a.extend_from_slice(&l[i * heads..(i + 1) * heads]);
         }
-        for k in 0..e {
+        for (k, slot) in input_to_conv.iter_mut().enumerate() {
             if g.src[k] == g.dst[k] {
-                input_to_conv[k] = first_loop + g.src[k] as usize;
+                *slot = first_loop + g.src[k] as usize;
             }
         }
     }

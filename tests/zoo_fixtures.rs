@@ -133,6 +133,35 @@ fn at_nonzeros(fx: &Fixture, attr: &[f64], f: usize, row_of: impl Fn(usize) -> u
 
 /// Checks `ours` against `theirs` graph by graph (ranges `ptr`).
 fn check(what: &str, ours: &[f64], theirs: &[f64], ptr: &[usize], worst: &mut f64) {
+    check_within(what, ours, theirs, ptr, &[], worst);
+}
+
+/// Checks `ours` against the fixture's `key`, graph by graph. Where the fixture records
+/// `rounding_spread.KEY` (models with a max pool whose near-ties rounding alone decides,
+/// `tests/fixtures/zoo/README.md`), graph `g` may differ by up to
+/// `REL_BOUND + SPREAD_FACTOR · spread[g]`: a graph without such near-ties (spread 0)
+/// keeps the tight bound.
+fn check_fx(what: &str, ours: &[f64], fx: &Fixture, key: &str, ptr: &[usize], worst: &mut f64) {
+    let spread_key = format!("rounding_spread.{key}");
+    let spread = if fx.has(&spread_key) {
+        fx.f64(&spread_key)
+    } else {
+        Vec::new()
+    };
+    check_within(what, ours, &fx.f64(key), ptr, &spread, worst);
+}
+
+/// How many times the reference's own rounding spread ours may be off by.
+const SPREAD_FACTOR: f64 = 4.0;
+
+fn check_within(
+    what: &str,
+    ours: &[f64],
+    theirs: &[f64],
+    ptr: &[usize],
+    spread: &[f64],
+    worst: &mut f64,
+) {
     assert_eq!(ours.len(), theirs.len(), "{what}: lengths");
     for g in 0..ptr.len() - 1 {
         let r = ptr[g]..ptr[g + 1];
@@ -140,16 +169,24 @@ fn check(what: &str, ours: &[f64], theirs: &[f64], ptr: &[usize], worst: &mut f6
             continue;
         }
         let err = rel_l2(&ours[r.clone()], &theirs[r.clone()], NORM_FLOOR);
-        *worst = worst.max(err);
+        let s = spread.get(g).copied().unwrap_or(0.0);
+        let bound = REL_BOUND + SPREAD_FACTOR * s;
+        if s <= REL_BOUND {
+            *worst = worst.max(err);
+        } else if std::env::var_os("GRAPH_IG_ZOO_REPORT").is_some() {
+            println!(
+                "{what}, graph {g}: rounding decides near-ties: error {err:.2e}, spread {s:.2e}"
+            );
+        }
         if std::env::var_os("GRAPH_IG_ZOO_REPORT").is_some() {
-            if err > REL_BOUND {
-                println!("{what}, graph {g}: relative L2 error {err:.2e}");
+            if err > bound {
+                println!("{what}, graph {g}: relative L2 error {err:.2e} (bound {bound:.2e})");
             }
             continue;
         }
         assert!(
-            err <= REL_BOUND,
-            "{what}, graph {g}: relative L2 error {err:.2e}"
+            err <= bound,
+            "{what}, graph {g}: relative L2 error {err:.2e} (bound {bound:.2e}, rounding spread {s:.2e})"
         );
     }
 }
@@ -203,10 +240,11 @@ fn every_conv_type_matches_pyg_explainer_on_mutagenicity() {
             &edges.log_probs,
             &fx.f64("log_probs"),
         );
-        check(
+        check_fx(
             &format!("{name} edge IG"),
             edges.edge.as_ref().unwrap(),
-            &fx.f64("edge_ig"),
+            &fx,
+            "edge_ig",
             &edge_ptr,
             &mut worst,
         );
@@ -219,10 +257,11 @@ fn every_conv_type_matches_pyg_explainer_on_mutagenicity() {
         let nodes = run(Method::IntegratedGradients, Wrt::Nodes);
         zero_where_x_is_zero(&nodes, &batch);
         let ours = at_nonzeros(&fx, nodes.node.as_ref().unwrap(), f, |v| v);
-        check(
+        check_fx(
             &format!("{name} node IG"),
             &ours,
-            &fx.f64("node_ig"),
+            &fx,
+            "node_ig",
             &nz_ptr,
             &mut worst,
         );
@@ -233,18 +272,20 @@ fn every_conv_type_matches_pyg_explainer_on_mutagenicity() {
         );
 
         let joint = run(Method::IntegratedGradients, Wrt::Both);
-        check(
+        check_fx(
             &format!("{name} joint edge IG"),
             joint.edge.as_ref().unwrap(),
-            &fx.f64("joint_edge_ig"),
+            &fx,
+            "joint_edge_ig",
             &edge_ptr,
             &mut worst,
         );
         let ours = at_nonzeros(&fx, joint.node.as_ref().unwrap(), f, |v| v);
-        check(
+        check_fx(
             &format!("{name} joint node IG"),
             &ours,
-            &fx.f64("joint_node_ig"),
+            &fx,
+            "joint_node_ig",
             &nz_ptr,
             &mut worst,
         );
@@ -259,23 +300,25 @@ fn every_conv_type_matches_pyg_explainer_on_mutagenicity() {
         );
 
         let sal = run(Method::Saliency, Wrt::Separate);
-        check(
+        check_fx(
             &format!("{name} edge saliency"),
             sal.edge.as_ref().unwrap(),
-            &fx.f64("edge_saliency"),
+            &fx,
+            "edge_saliency",
             &edge_ptr,
             &mut worst,
         );
         let np: Vec<usize> = node_ptr.iter().map(|p| p * f).collect();
-        check(
+        check_fx(
             &format!("{name} node saliency"),
             sal.node.as_ref().unwrap(),
-            &fx.f64("node_saliency"),
+            &fx,
+            "node_saliency",
             &np,
             &mut worst,
         );
         println!(
-            "{name} ({}): worst relative L2 error {worst:.2e}",
+            "{name} ({}): worst relative L2 error {worst:.2e} (graphs whose reference rounding does not decide)",
             m.describe()
         );
     }

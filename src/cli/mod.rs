@@ -268,7 +268,7 @@ enum Command {
     /// Write the built-in synthetic molecule dataset as TU text files.
     Synth(synth::SynthArgs),
     /// Score attributions: fidelity, contrastivity, sparsity, ground-truth accuracy.
-    Eval(eval::EvalArgs),
+    Eval(Box<eval::EvalArgs>),
     /// Print the most important edges (or nodes) of each graph.
     Top(top::TopArgs),
     /// Draw a molecule with its attributions as SVG.
@@ -281,7 +281,7 @@ pub fn main() -> ExitCode {
     let r = match cli.command {
         Command::Explain(a) => explain::run(*a),
         Command::Synth(a) => synth::run(a),
-        Command::Eval(a) => eval::run(a),
+        Command::Eval(a) => eval::run(*a),
         Command::Top(a) => top::run(a),
         Command::Render(a) => render::run(a),
     };

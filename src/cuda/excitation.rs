@@ -48,9 +48,9 @@ impl<G: Gpu> PositiveWeights<G> {
                 .iter()
                 .map(|c| Ok((pos(&c.lin_rel, 1.0)?, pos(&c.lin_root, 1.0)?)))
                 .collect::<Result<_>>()?,
-            lin1: pos(&m.lin1, 1.0)?,
-            lin2: pos(&m.lin2, 1.0)?,
-            lin2_negated: pos(&m.lin2, -1.0)?,
+            lin1: pos(m.lin1, 1.0)?,
+            lin2: pos(m.lin2, 1.0)?,
+            lin2_negated: pos(m.lin2, -1.0)?,
         })
     }
 }

@@ -153,7 +153,11 @@ pub fn run<G: Gpu>(
         _ => 2,
     };
     let pool = match job.net.pool() {
-        None => return Err(Error::Device("the fused kernel runs graph tasks only".into())),
+        None => {
+            return Err(Error::Device(
+                "the fused kernel runs graph tasks only".into(),
+            ))
+        }
         Some(Pool::Add) => 0,
         Some(Pool::Mean) => 1,
         Some(Pool::Max) => 2,

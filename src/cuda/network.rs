@@ -66,8 +66,8 @@ impl<G: Gpu> DeviceModel<G> {
                     ))
                 })
                 .collect::<Result<_>>()?,
-            lin1: DeviceLinear::upload(gpu, &m.lin1)?,
-            lin2: DeviceLinear::upload(gpu, &m.lin2)?,
+            lin1: DeviceLinear::upload(gpu, m.lin1)?,
+            lin2: DeviceLinear::upload(gpu, m.lin2)?,
             pool: m.pool,
         })
     }

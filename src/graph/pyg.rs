@@ -91,7 +91,7 @@ impl PygData {
         let Some(perm) = &self.edge_perm else {
             return Some(values.to_vec());
         };
-        if values.len() % e != 0 {
+        if !values.len().is_multiple_of(e) {
             return None;
         }
         let k = values.len() / e;

@@ -10,7 +10,7 @@
 //!
 //! Each op is read by [`CardOp`]'s getters; an option that no getter asked for is an
 //! error (a misspelt option must not be silently ignored), except the training-only
-//! options listed in [`IGNORED`].
+//! options PyG stores for training (`dropout`, `cached` and the like), which are read and dropped.
 
 use crate::{Error, Result};
 use serde_json::{Map, Value};

@@ -630,7 +630,7 @@ impl Model {
     }
 
     fn is_tutorial_shape(&self) -> bool {
-        let body_ok = self.body.len() % 2 == 0
+        let body_ok = self.body.len().is_multiple_of(2)
             && self.body.chunks(2).all(|p| {
                 matches!(
                     p,
