@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand.
 
+pub mod attention;
 pub mod eval;
 pub mod explain;
 pub mod io;
@@ -273,6 +274,8 @@ enum Command {
     Top(top::TopArgs),
     /// Draw a molecule with its attributions as SVG.
     Render(render::RenderArgs),
+    /// Write every GATConv's attention coefficients and entropies (and their pictures).
+    Attention(Box<attention::AttentionArgs>),
 }
 
 /// Parses the arguments, runs the subcommand and reports errors on stderr.
@@ -284,6 +287,7 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => eval::run(*a),
         Command::Top(a) => top::run(a),
         Command::Render(a) => render::run(a),
+        Command::Attention(a) => attention::run(*a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

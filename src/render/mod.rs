@@ -28,6 +28,7 @@
 //! assert!(svg.starts_with("<svg"));
 //! ```
 
+pub mod attention;
 pub mod layout;
 pub mod svg;
 
