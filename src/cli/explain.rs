@@ -291,7 +291,12 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     }
     outln!("  time:             {:.3} s", summary.seconds);
     outln!(
-        "  graphs/second:    {:.1}",
+        "  {} {:.1}",
+        if extraction.is_some() {
+            "targets/second:  "
+        } else {
+            "graphs/second:   "
+        },
         computed as f64 / summary.seconds.max(1e-9)
     );
     if config.method.node_level() {

@@ -875,8 +875,13 @@ impl Model {
             .iter()
             .filter(|o| matches!(o, Op::Linear { .. }))
             .count();
+        let head = match lins {
+            0 => String::new(),
+            1 => " → Linear".to_string(),
+            k => format!(" → Linear×{k}"),
+        };
         format!(
-            "{} → {readout} → Linear×{lins} → {}",
+            "{} → {readout}{head} → {}",
             convs.join(" → "),
             self.output.name()
         )
