@@ -1,8 +1,10 @@
-//! graph-ig: Integrated Gradients and friends for PyTorch Geometric GraphConv
-//! models, over whole datasets at once, with the same numbers as PyG + captum.
+//! graph-ig: Integrated Gradients and friends for PyTorch Geometric models
+//! (GraphConv, GCNConv, GINConv, SAGEConv, GATConv with MLP heads; graph and node
+//! tasks), over whole datasets at once, with the same numbers as PyG's Explainer +
+//! captum.
 //!
 //! ```
-//! use graph_ig::{explain, Device, ExplainConfig, GraphBatch, GraphConvNet};
+//! use graph_ig::{explain, Device, ExplainConfig};
 //!
 //! // The built-in synthetic molecules and the model trained on them.
 //! let data = graph_ig::synthetic::generate(&graph_ig::synthetic::SyntheticConfig {
@@ -18,6 +20,10 @@
 //! println!("largest |delta|: {:.2e}", attr.max_abs_delta());
 //! # Ok::<(), graph_ig::Error>(())
 //! ```
+//!
+//! Any other PyG model loads from its state dict and architecture card
+//! ([`Model::from_safetensors`], [`model::Card`]); node tasks explain each target's
+//! computation subgraph ([`graph::khop`]); [`attention`] reads GAT's coefficients.
 //!
 //! Conventions:
 //! - Edge outputs follow the edge order of the input (for TU datasets, the line

@@ -255,7 +255,7 @@ impl DataArgs {
 #[command(
     name = "graph-ig",
     version,
-    about = "Integrated Gradients and friends for PyG GraphConv models, over whole datasets"
+    about = "Integrated Gradients and friends for PyTorch Geometric models, over whole datasets"
 )]
 struct Cli {
     #[command(subcommand)]
