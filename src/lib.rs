@@ -43,6 +43,7 @@ pub mod cpu;
 pub mod cuda;
 pub mod default_model;
 mod device;
+pub mod embed;
 mod error;
 pub mod explain;
 pub mod forward;
@@ -58,6 +59,7 @@ pub mod render;
 pub mod sweep;
 pub mod synthetic;
 pub mod topk;
+pub mod tsne;
 
 pub use device::Device;
 pub use error::{Error, Result};

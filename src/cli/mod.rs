@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand.
 
 pub mod attention;
+pub mod embed;
 pub mod eval;
 pub mod explain;
 pub mod io;
@@ -276,6 +277,8 @@ enum Command {
     Render(render::RenderArgs),
     /// Write every GATConv's attention coefficients and entropies (and their pictures).
     Attention(Box<attention::AttentionArgs>),
+    /// Write node (or graph) embeddings after any conv block (and a t-SNE picture).
+    Embed(Box<embed::EmbedArgs>),
 }
 
 /// Parses the arguments, runs the subcommand and reports errors on stderr.
@@ -288,6 +291,7 @@ pub fn main() -> ExitCode {
         Command::Top(a) => top::run(a),
         Command::Render(a) => render::run(a),
         Command::Attention(a) => attention::run(*a),
+        Command::Embed(a) => embed::run(*a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

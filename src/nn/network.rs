@@ -1146,7 +1146,11 @@ impl<'m, B: Backend> Network<'m, B> {
     /// The output of every conv block (Grad-CAM's layers), after its activations: the
     /// input of the next conv, or the body's output for the last block.
     pub fn block_values<'t>(&self, tape: &'t Tape<B>) -> Vec<(&'t B::Buf, usize)> {
-        let t = &tape.body;
+        self.seq_block_values(&tape.body)
+    }
+
+    /// [`Network::block_values`] of the body's tape alone ([`Network::forward_body`]).
+    pub fn seq_block_values<'t>(&self, t: &'t SeqTape<B>) -> Vec<(&'t B::Buf, usize)> {
         let convs: Vec<usize> = (0..self.body.len())
             .filter(|&k| matches!(self.body[k], RowOp::Conv(..)))
             .collect();

@@ -46,7 +46,7 @@ const CLASS_COLOURS: [&str; 10] = [
 ];
 
 /// The colour of class `c` (grey without a class).
-fn class_colour(c: Option<i64>) -> &'static str {
+pub fn class_colour(c: Option<i64>) -> &'static str {
     match c {
         Some(c) if c >= 0 => CLASS_COLOURS[c as usize % CLASS_COLOURS.len()],
         _ => "#cccccc",

@@ -30,6 +30,7 @@
 
 pub mod attention;
 pub mod layout;
+pub mod scatter;
 pub mod svg;
 
 use crate::labels::LabeledGraphs;
