@@ -13,7 +13,7 @@
 //! the conv put in its place; on inputs without self-loops the two agree exactly.
 
 #[cfg(feature = "cpu-ref")]
-use crate::cpu::network::LocalGraph;
+use crate::cpu::network::{whole_batch_body, LocalGraph};
 #[cfg(feature = "cpu-ref")]
 use crate::cpu::Cpu;
 #[cfg(feature = "cpu-ref")]
@@ -22,7 +22,7 @@ use crate::model::Model;
 #[cfg(feature = "cpu-ref")]
 use crate::nn::network::{ConvTape, RowOp};
 #[cfg(feature = "cpu-ref")]
-use crate::nn::{Instances, Mask, Network};
+use crate::nn::Network;
 use crate::{Attributions, Error, ExplainConfig, GraphBatch, Result};
 
 /// One GATConv's attention over a batch.
@@ -83,22 +83,7 @@ impl Reduce {
 pub fn attention(model: &Model, batch: &GraphBatch) -> Result<Vec<LayerAttention>> {
     model.check_batch(batch)?;
     let net = Network::new(&Cpu, model)?;
-    let n = batch.num_nodes();
-    let mut g = LocalGraph::new(n, batch.src().to_vec(), batch.dst().to_vec());
-    g.edge_weight = batch.edge_weight().map(<[f32]>::to_vec);
-    let st = net.structure(&Cpu, &g)?;
-    let x: Vec<f64> = batch.features().iter().map(|&v| f64::from(v)).collect();
-    let w = vec![1.0; batch.num_edges()];
-    let tape = net.forward_body(
-        &Cpu,
-        Instances {
-            graph: &g,
-            steps: 1,
-        },
-        &st,
-        x,
-        Mask::Edge(&w),
-    )?;
+    let (g, tape) = whole_batch_body(&net, batch)?;
     let mut out = Vec::new();
     for (k, op) in net.body.iter().enumerate() {
         let (RowOp::Conv(_, ci), Some(ConvTape::Gat { alpha, .. })) = (op, &tape.convs[k]) else {

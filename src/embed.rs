@@ -20,12 +20,12 @@
 //! ```
 
 #[cfg(feature = "cpu-ref")]
-use crate::cpu::network::LocalGraph;
+use crate::cpu::network::whole_batch_body;
 #[cfg(feature = "cpu-ref")]
 use crate::cpu::Cpu;
 use crate::model::{Model, Pool};
 #[cfg(feature = "cpu-ref")]
-use crate::nn::{Instances, Mask, Network};
+use crate::nn::Network;
 use crate::{Error, GraphBatch, Result};
 
 /// The embeddings of one layer.
@@ -54,22 +54,7 @@ pub fn embeddings(model: &Model, batch: &GraphBatch, layer: Option<usize>) -> Re
         )));
     }
     let net = Network::new(&Cpu, model)?;
-    let n = batch.num_nodes();
-    let mut g = LocalGraph::new(n, batch.src().to_vec(), batch.dst().to_vec());
-    g.edge_weight = batch.edge_weight().map(<[f32]>::to_vec);
-    let st = net.structure(&Cpu, &g)?;
-    let x: Vec<f64> = batch.features().iter().map(|&v| f64::from(v)).collect();
-    let w = vec![1.0; batch.num_edges()];
-    let tape = net.forward_body(
-        &Cpu,
-        Instances {
-            graph: &g,
-            steps: 1,
-        },
-        &st,
-        x,
-        Mask::Edge(&w),
-    )?;
+    let (_, tape) = whole_batch_body(&net, batch)?;
     let (values, dim) = net.seq_block_values(&tape)[layer - 1];
     let nodes = values.clone();
     let graphs = model.pool().map(|p| pool(batch, &nodes, dim, p));

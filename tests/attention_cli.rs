@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::rasterise;
+
 use common::{cli_fails, cli_ok, repo_root};
 use graph_ig::output::ReadBack;
 use std::path::{Path, PathBuf};
@@ -53,19 +55,6 @@ fn compare(out: &Path, fixture: &Path, layers: &[(&str, usize)]) {
             assert!(worst <= 2e-6, "{k}: largest difference {worst:.2e}");
         }
     }
-}
-
-fn rasterise(svg: &str) -> resvg::tiny_skia::Pixmap {
-    let tree = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default())
-        .expect("resvg parses the SVG");
-    let size = tree.size().to_int_size();
-    let mut pm = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).unwrap();
-    resvg::render(
-        &tree,
-        resvg::tiny_skia::Transform::default(),
-        &mut pm.as_mut(),
-    );
-    pm
 }
 
 /// Pixels that are neither white nor transparent.

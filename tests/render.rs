@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::rasterise;
+
 use common::{cli_fails, cli_ok};
 use graph_ig::labels::LabeledGraphs;
 use graph_ig::render::layout::{count_crossings, layout};
@@ -144,19 +146,6 @@ fn synthetic_molecules_are_drawn_without_crossings() {
 }
 
 // ---------------------------------------------------------------- SVG
-
-fn rasterise(svg: &str) -> resvg::tiny_skia::Pixmap {
-    let tree = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default())
-        .expect("resvg parses the SVG");
-    let size = tree.size().to_int_size();
-    let mut pm = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).unwrap();
-    resvg::render(
-        &tree,
-        resvg::tiny_skia::Transform::default(),
-        &mut pm.as_mut(),
-    );
-    pm
-}
 
 /// Pixels that are not white, and pixels that are clearly red.
 fn count_pixels(pm: &resvg::tiny_skia::Pixmap) -> (usize, usize, usize) {

@@ -8,7 +8,6 @@ use graph_ig::attention::{attention, LayerAttention};
 use graph_ig::output::{prepare_output, write_safetensors, Tensor};
 use graph_ig::render::attention::{entropy_histogram, neighbourhood};
 use graph_ig::{Error, Result};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `graph-ig attention`.
@@ -35,14 +34,7 @@ pub struct AttentionArgs {
 }
 
 pub fn run(args: AttentionArgs) -> Result<()> {
-    for p in std::iter::once(&args.out).chain(&args.svg) {
-        if let Some(reason) = graph_ig::output::filesystem_refusal(p) {
-            return Err(Error::Unwritable {
-                path: p.clone(),
-                reason,
-            });
-        }
-    }
+    super::refuse_unwritable(std::iter::once(&args.out).chain(&args.svg))?;
     let dataset = args.src.dataset()?;
     let (model, model_label, model_sha) = args.src.model(&dataset)?;
     let (batch, extras) = args.src.data(&dataset, model.num_features())?;
@@ -58,23 +50,20 @@ pub fn run(args: AttentionArgs) -> Result<()> {
     for l in &layers {
         tensors.extend(layer_tensors(l));
     }
-    let metadata: BTreeMap<String, String> = [
-        ("graph_ig.command", "attention".to_string()),
-        ("graph_ig.model", model_label),
-        ("graph_ig.model_sha256", model_sha),
-        ("graph_ig.dataset", dataset),
-        (
+    let metadata = super::file_metadata(
+        "attention",
+        model_label,
+        model_sha,
+        dataset,
+        &[(
             "graph_ig.layers",
             layers
                 .iter()
                 .map(|l| l.prefix.as_str())
                 .collect::<Vec<_>>()
                 .join(","),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+        )],
+    );
     prepare_output(&args.out)?;
     write_safetensors(&args.out, &tensors, &metadata)?;
     outln!(

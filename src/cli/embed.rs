@@ -7,8 +7,7 @@ use graph_ig::embed::embeddings;
 use graph_ig::output::{prepare_output, write_safetensors, Tensor};
 use graph_ig::render::scatter::scatter;
 use graph_ig::tsne::{tsne, TsneConfig};
-use graph_ig::{Error, Result};
-use std::collections::BTreeMap;
+use graph_ig::Result;
 use std::path::PathBuf;
 
 /// Arguments of `graph-ig embed`.
@@ -39,14 +38,7 @@ pub struct EmbedArgs {
 }
 
 pub fn run(args: EmbedArgs) -> Result<()> {
-    for p in std::iter::once(&args.out).chain(&args.svg) {
-        if let Some(reason) = graph_ig::output::filesystem_refusal(p) {
-            return Err(Error::Unwritable {
-                path: p.clone(),
-                reason,
-            });
-        }
-    }
+    super::refuse_unwritable(std::iter::once(&args.out).chain(&args.svg))?;
     let dataset = args.src.dataset()?;
     let (model, model_label, model_sha) = args.src.model(&dataset)?;
     let (batch, extras) = args.src.data(&dataset, model.num_features())?;
@@ -90,16 +82,13 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         graph_ig::output::write_atomic(svg, text.len() as u64, |f| f.write_all(text.as_bytes()))?;
         tensors.push(("tsne".to_string(), Tensor::f32(vec![count, 2], y)));
     }
-    let metadata: BTreeMap<String, String> = [
-        ("graph_ig.command", "embed".to_string()),
-        ("graph_ig.model", model_label),
-        ("graph_ig.model_sha256", model_sha),
-        ("graph_ig.dataset", dataset),
-        ("graph_ig.layer", e.layer.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let metadata = super::file_metadata(
+        "embed",
+        model_label,
+        model_sha,
+        dataset,
+        &[("graph_ig.layer", e.layer.to_string())],
+    );
     prepare_output(&args.out)?;
     write_safetensors(&args.out, &tensors, &metadata)?;
     outln!(

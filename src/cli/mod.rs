@@ -252,6 +252,40 @@ impl DataArgs {
     }
 }
 
+/// Refuses output paths on read-only or virtual filesystems, before any work.
+pub fn refuse_unwritable<'a>(paths: impl IntoIterator<Item = &'a PathBuf>) -> Result<()> {
+    for p in paths {
+        if let Some(reason) = graph_ig::output::filesystem_refusal(p) {
+            return Err(Error::Unwritable {
+                path: p.clone(),
+                reason,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The metadata of a file that `command` writes: the model, its SHA-256, the dataset,
+/// then `extra`.
+pub fn file_metadata(
+    command: &str,
+    model: String,
+    model_sha: String,
+    dataset: String,
+    extra: &[(&str, String)],
+) -> std::collections::BTreeMap<String, String> {
+    [
+        ("graph_ig.command", command.to_string()),
+        ("graph_ig.model", model),
+        ("graph_ig.model_sha256", model_sha),
+        ("graph_ig.dataset", dataset),
+    ]
+    .into_iter()
+    .chain(extra.iter().cloned())
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 #[derive(Parser)]
 #[command(
     name = "graph-ig",

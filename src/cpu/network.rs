@@ -54,6 +54,35 @@ impl LocalGraph {
     }
 }
 
+/// The body's values on every graph of `batch` at once, as one graph with the batch's
+/// node ids, at the real input (edge mask 1): `(the graph, the tape)`, for reading GAT's
+/// attention and the embeddings.
+pub fn whole_batch_body(
+    net: &crate::nn::Network<'_, super::Cpu>,
+    batch: &crate::GraphBatch,
+) -> crate::Result<(LocalGraph, crate::nn::network::SeqTape<super::Cpu>)> {
+    let mut g = LocalGraph::new(
+        batch.num_nodes(),
+        batch.src().to_vec(),
+        batch.dst().to_vec(),
+    );
+    g.edge_weight = batch.edge_weight().map(<[f32]>::to_vec);
+    let st = net.structure(&super::Cpu, &g)?;
+    let x: Vec<f64> = batch.features().iter().map(|&v| f64::from(v)).collect();
+    let w = vec![1.0; batch.num_edges()];
+    let tape = net.forward_body(
+        &super::Cpu,
+        crate::nn::Instances {
+            graph: &g,
+            steps: 1,
+        },
+        &st,
+        x,
+        crate::nn::Mask::Edge(&w),
+    )?;
+    Ok((g, tape))
+}
+
 /// The model's output rows (log-probabilities for a `log_softmax` model) on one graph at
 /// node features `x [n, F]` and edge mask `w [E]`: a one-off pass that prepares the model
 /// for the call. Many passes should share one [`crate::nn::Network`].

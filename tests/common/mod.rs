@@ -476,3 +476,17 @@ pub fn node_task_graph(rng: &mut ChaCha8Rng, n: usize, f: usize, edge_weights: b
     }
     b
 }
+
+/// An SVG rasterised by resvg (panics when it does not parse).
+pub fn rasterise(svg: &str) -> resvg::tiny_skia::Pixmap {
+    let tree = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default())
+        .expect("resvg parses the SVG");
+    let size = tree.size().to_int_size();
+    let mut pm = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).unwrap();
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::default(),
+        &mut pm.as_mut(),
+    );
+    pm
+}
