@@ -3,7 +3,7 @@
 
     python3 fuzz/make_corpus.py [--data ../shared/data] [--out fuzz/corpus]
 
-Writes OUT/TARGET/NAME for the targets of graph_ig::fuzzing (tu, model,
+Writes OUT/TARGET/NAME for the targets of graph_ig::fuzzing (tu, model, pyg, card,
 attributions, args). Seeds are small slices of the real data, not copies of big
 files:
 - tu: the first graphs of Mutagenicity (every file, renumbered from 1, the label
@@ -13,6 +13,11 @@ files:
   with metadata; and the full built-in model;
 - attributions: attribution files (the tensors of graph-ig explain) for the first
   Mutagenicity graphs, with edge, node and bond tensors;
+- pyg: the first graphs of the Mutagenicity PyG export (x, edge_index, batch, ptr,
+  y, edge_gt), a node-task file with masks, and edge cases (no edges, a u8 x);
+- card: every architecture card of tests/fixtures/zoo/models, and the tutorial
+  family's card of the built-in Mutagenicity model (the one the target checks
+  cards against);
 - args: lines of the values the command line takes.
 
 Only the standard library is used (safetensors is written by hand: an 8-byte
@@ -60,6 +65,40 @@ def read_safetensors(path):
         code, size = DTYPES[info["dtype"]]
         a, b = info["data_offsets"]
         out[name] = (info["dtype"], info["shape"], list(struct.unpack("<%d%s" % ((b - a) // size, code), data[a:b])))
+    return out
+
+
+def read_safetensors_lazy(path):
+    """name -> (dtype, shape, raw bytes) of a safetensors file, without decoding."""
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    data = raw[8 + n :]
+    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0] : v["data_offsets"][1]])
+            for k, v in header.items() if k != "__metadata__"}
+
+
+def pyg_slice(full, graphs):
+    """The first `graphs` graphs of a PyG batch export (x, edge_index, batch, ptr, y, edge_gt)."""
+    def ints(name):
+        dtype, shape, raw = full[name]
+        return list(struct.unpack("<%dq" % (len(raw) // 8), raw)), shape
+    ptr, _ = ints("ptr")
+    n = ptr[graphs]
+    (ei, (_, e_all)) = ints("edge_index")
+    keep = [k for k in range(e_all) if ei[e_all + k] < n and ei[k] < n]
+    f = full["x"][1][1]
+    x = list(struct.unpack("<%df" % (n * f), full["x"][2][: 4 * n * f]))
+    out = {
+        "x": ("F32", [n, f], x),
+        "edge_index": ("I64", [2, len(keep)], [ei[k] for k in keep] + [ei[e_all + k] for k in keep]),
+        "batch": ("I64", [n], ints("batch")[0][:n]),
+        "ptr": ("I64", [graphs + 1], ptr[: graphs + 1]),
+        "y": ("I64", [graphs], ints("y")[0][:graphs]),
+    }
+    if "edge_gt" in full:
+        gt = full["edge_gt"][2]
+        out["edge_gt"] = ("U8", [len(keep)], [gt[k] for k in keep])
     return out
 
 
@@ -191,7 +230,7 @@ def main():
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=ROOT / "fuzz" / "corpus")
     a = ap.parse_args()
-    seeds = {t: {} for t in ["tu", "model", "attributions", "args"]}
+    seeds = {t: {} for t in ["tu", "model", "pyg", "card", "attributions", "args"]}
 
     raw = a.data / "Mutagenicity" / "raw"
     if (raw / "Mutagenicity_A.txt").exists():
@@ -220,6 +259,33 @@ def main():
         seeds["model"][f"{name}-4-f16"] = safetensors({k: ("F16", s, v) for k, (_, s, v) in small.items()})
         seeds["model"][f"{name}-4-no-lin2-bias"] = safetensors({k: v for k, v in small.items() if k != "lin2.bias"})
         seeds["model"][f"{name}-full"] = p.read_bytes()
+    export = a.data / "Mutagenicity" / "pyg" / "Mutagenicity.safetensors"
+    if export.exists():
+        full = read_safetensors_lazy(export)
+        for graphs in [1, 4]:
+            seeds["pyg"][f"mutagenicity-{graphs}"] = safetensors(pyg_slice(full, graphs))
+    else:
+        print(f"warning: {export} not found; the pyg seeds are the edge cases only", file=sys.stderr)
+    seeds["pyg"]["node-task"] = safetensors({
+        "x": ("F32", [4, 2], [1, 0, 0, 1, 1, 1, 0, 0]),
+        "edge_index": ("I64", [2, 4], [0, 1, 2, 3, 1, 2, 3, 3]),
+        "y": ("I64", [4], [0, 1, 1, 0]),
+        "train_mask": ("U8", [4], [1, 1, 0, 0]),
+        "test_mask": ("U8", [4], [0, 0, 1, 1]),
+    })
+    seeds["pyg"]["no-edges-u8"] = safetensors({
+        "x": ("U8", [3, 2], [1, 0, 0, 1, 1, 1]),
+        "edge_index": ("I64", [2, 0], []),
+    })
+    for card in sorted((ROOT / "tests" / "fixtures" / "zoo" / "models").glob("*.json")):
+        if card.name.endswith(".train.json"):
+            continue
+        seeds["card"][card.stem] = card.read_bytes()
+    tutorial = [x for k in range(1, 6) for x in ({"op": "GraphConv", "prefix": f"conv{k}", "aggr": "add"}, {"op": "relu"})]
+    tutorial += [{"op": "global_add_pool"}, {"op": "Linear", "prefix": "lin1"}, {"op": "relu"},
+                 {"op": "Linear", "prefix": "lin2"}, {"op": "log_softmax"}]
+    seeds["card"]["tutorial-mutagenicity"] = json.dumps(
+        {"format": "graph-ig-arch/1", "task": "graph", "layers": tutorial}, indent=1).encode()
     seeds["args"] = {f"line-{i:02}": s.encode() for i, s in enumerate(ARGS)}
     seeds["args"]["all"] = "\n".join(ARGS).encode()
 

@@ -157,6 +157,13 @@ def zoo_bench(args):
     graph_models = {"gcn": GcnNet, "gin": GinNet, "sage": SageNet, "gat": GatNet, "graphconv": GraphConvNet,
                     "mixed": MixedNet}
     node_models = {"cora_gcn": lambda: NodeGcn(1433, 7), "cora_gat": lambda: NodeGat(1433, 7)}
+    if args.zoo_only:
+        keep = set(args.zoo_only.split(","))
+        unknown = keep - set(graph_models) - set(node_models)
+        if unknown:
+            raise SystemExit(f"--zoo-only: unknown models {sorted(unknown)}")
+        graph_models = {k: v for k, v in graph_models.items() if k in keep}
+        node_models = {k: v for k, v in node_models.items() if k in keep}
     wrt = {"edges": (True, False), "nodes": (False, True), "both": (True, True)}
     rows = []
 
@@ -166,13 +173,14 @@ def zoo_bench(args):
         cmd = args.zoo_cmd.format(model=zoo_dir / f"{name}.safetensors", arch=zoo_dir / f"{name}.json", data=data, n=n)
         if name.startswith("cora"):
             cmd += " --nodes all"
-        subprocess.run(shlex.split(cmd), check=True, capture_output=True, text=True)  # warm-up
+        if not args.zoo_no_warmup:
+            subprocess.run(shlex.split(cmd), check=True, capture_output=True, text=True)  # warm-up
         out = subprocess.run(shlex.split(cmd), check=True, capture_output=True, text=True).stdout
         return float(re.search(r"time:\s+([0-9.]+) s", out).group(1))
 
-    data = load_mutagenicity()
+    data = load_mutagenicity() if graph_models else []
     rng = np.random.default_rng(0)
-    sample = rng.choice(len(data), min(args.zoo_graphs, len(data)), replace=False)
+    sample = rng.choice(len(data), min(args.zoo_graphs, len(data)), replace=False) if graph_models else []
     for name, cls in graph_models.items():
         model = cls(14, 2)
         model.load_state_dict(load_file(str(zoo_dir / f"{name}.safetensors")))
@@ -224,6 +232,8 @@ def main():
     p.add_argument("--cora-nodes", type=int, default=20, help="--zoo: Cora nodes sampled per model")
     p.add_argument("--zoo-wrt", default="edges", choices=["edges", "nodes", "both"])
     p.add_argument("--cora-wrt", default="both", choices=["edges", "nodes", "both"])
+    p.add_argument("--zoo-no-warmup", action="store_true", help="--zoo: run graph-ig once, without a warm-up run")
+    p.add_argument("--zoo-only", default="", help="--zoo: comma-separated model names to time (default: all)")
     p.add_argument("--zoo-cmd", default="", help="--zoo: graph-ig command template ({model} {arch} {data} {n})")
     args = p.parse_args()
     if args.zoo:

@@ -7,14 +7,15 @@
 //! file in `tests/fuzz_regressions/TARGET/`, replayed by `cargo test`.
 //!
 //! The readers of user data covered: the TU text files ([`tu`]), the model safetensors
-//! and its metadata ([`model`]), the attribution files of `top`, `eval` and `render`
-//! ([`attributions`]), and the command line's ranges, lists, names and numbers
-//! ([`args`]).
+//! and its metadata ([`model`]), the PyG data file ([`pyg`]), the architecture card
+//! and its check against a state dict ([`card`]), the attribution files of `top`,
+//! `eval` and `render` ([`attributions`]), and the command line's ranges, lists, names
+//! and numbers ([`args`]).
 //!
-//! Adding a reader (the PyG data file, the architecture card): write a function here
-//! that feeds the bytes to it (see [`model`]), add it to [`TARGETS`], and add the
-//! five-line file `fuzz/fuzz_targets/NAME.rs` calling it (copy `fuzz/fuzz_targets/model.rs`;
-//! `fuzz/README.md` says how to list it and give it seeds).
+//! Adding a reader: write a function here that feeds the bytes to it (see [`model`]),
+//! add it to [`TARGETS`], and add the five-line file `fuzz/fuzz_targets/NAME.rs`
+//! calling it (copy `fuzz/fuzz_targets/model.rs`; `fuzz/README.md` says how to list it
+//! and give it seeds).
 
 use crate::explain::rules::MAX_STEPS;
 use crate::graph::tu::{load_tu, TuOptions};
@@ -32,9 +33,11 @@ pub type Entry = fn(&[u8]);
 
 /// Every fuzz target: its name (the file in `fuzz/fuzz_targets/` and the corpus
 /// folder) and its entry point.
-pub const TARGETS: [(&str, Entry); 4] = [
+pub const TARGETS: [(&str, Entry); 6] = [
     ("tu", tu),
     ("model", model),
+    ("pyg", pyg),
+    ("card", card),
     ("attributions", attributions),
     ("args", args),
 ];
@@ -112,6 +115,40 @@ pub fn model(data: &[u8]) {
     crate::memory::set_ceiling(Some(MEMORY_CEILING));
     if let Ok(m) = GraphConvNet::from_safetensors_bytes(data, "fuzz.safetensors") {
         let _ = (m.num_features(), m.num_classes(), m.widths());
+    }
+}
+
+/// The PyG data-file reader (`--data FILE.safetensors`): the bytes are the file. What a
+/// node task then does with it (the computation subgraphs of a few targets) runs too.
+pub fn pyg(data: &[u8]) {
+    crate::memory::set_ceiling(Some(MEMORY_CEILING));
+    if let Ok(d) = crate::graph::pyg::from_bytes(data, "fuzz.safetensors") {
+        let b = &d.batch;
+        let _ = (
+            b.num_graphs(),
+            b.num_nodes(),
+            b.num_edges(),
+            b.num_features(),
+        );
+        let n = b.num_nodes().min(4);
+        let targets: Vec<usize> = (0..n).collect();
+        let _ = crate::graph::khop::node_instances(b, &targets, 2, d.node_labels.as_deref());
+    }
+}
+
+/// The architecture-card reader: the bytes are the card's JSON; a card that parses is
+/// then checked against the state dict of the built-in model, as `--arch` does.
+pub fn card(data: &[u8]) {
+    crate::memory::set_ceiling(Some(MEMORY_CEILING));
+    let text = String::from_utf8_lossy(data);
+    if let Ok(c) = crate::model::Card::parse(&text, Path::new("fuzz.json")) {
+        if let Some(bytes) = crate::default_model::bytes("mutagenicity") {
+            if let Ok(m) =
+                GraphConvNet::from_safetensors_bytes_with_card(bytes, "fuzz.safetensors", &c)
+            {
+                let _ = (m.num_features(), m.num_classes(), m.describe());
+            }
+        }
     }
 }
 
