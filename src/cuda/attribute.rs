@@ -439,17 +439,19 @@ impl<G: Gpu> Job<'_, '_, G> {
             })
             .collect();
         let inst = |steps| Instances { graph: &dg, steps };
-        // F at the input (features x, mask 1) and at the baseline, one step each.
-        let ones = gpu.upload(&[1.0f32])?;
-        let zero = gpu.upload(&[0.0f32])?;
-        let f_in = net.outputs(be, inst(1), &st, be.copy(&dg.x)?, Mask::Step(&ones))?;
-        let x_base = match (kind.nodes(), &base_buf) {
-            (false, _) => be.copy(&dg.x)?,
-            (true, Some(bb)) => be.copy(bb)?,
-            (true, None) => gpu.zeros::<f32>(n * f)?,
-        };
-        let mask_base = if kind.edges() { &zero } else { &ones };
-        let f_base = net.outputs(be, inst(1), &st, x_base, Mask::Step(mask_base))?;
+        // F at the input (step 0: features x, mask 1) and at the baseline (step 1), in
+        // one pass.
+        let mut ends = sub.features().to_vec();
+        match (kind.nodes(), base) {
+            (false, _) => ends.extend_from_slice(sub.features()),
+            (true, Some(bs)) => ends.extend_from_slice(bs),
+            (true, None) => ends.resize(2 * n * f, 0.0),
+        }
+        let end_mask = gpu.upload(&[1.0, if kind.edges() { 0.0 } else { 1.0 }])?;
+        let rows = net.outputs(be, inst(2), &st, gpu.upload(&ends)?, Mask::Step(&end_mask))?;
+        let rows = gpu.download(&rows)?;
+        let (fi, fb) = rows.split_at(gn * c);
+        let (f_in, f_base) = (gpu.upload(fi)?, gpu.upload(fb)?);
         // The node features of `s` steps: on the node path at `alphas`, else the input.
         let features = |alphas: &[f32]| -> Result<Buf<G>> {
             let s = alphas.len();
@@ -625,7 +627,6 @@ impl<G: Gpu> Job<'_, '_, G> {
             out.attr[k].extend(gpu.download(&attr)?);
         }
         out.delta.extend(delta);
-        let (fi, fb) = (gpu.download(&f_in)?, gpu.download(&f_base)?);
         for (k, &t) in targets.iter().enumerate() {
             out.df
                 .push(f64::from(fi[k * c + t]) - f64::from(fb[k * c + t]));
@@ -740,7 +741,13 @@ pub fn explain<G: Gpu>(
             graph: &dg,
             steps: 1,
         };
-        let rows = net.outputs(&be, inst, &st, be.copy(&dg.x)?, Mask::Step(&ones))?;
+        let rows = net.outputs(
+            &be,
+            inst,
+            &st,
+            gpu.upload(sub.features())?,
+            Mask::Step(&ones),
+        )?;
         log_probs.extend(be.download(&rows)?);
     }
     let targets: Vec<usize> = (0..g)

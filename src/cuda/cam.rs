@@ -90,8 +90,7 @@ pub fn explain<G: Gpu>(
             graph: &dg,
             steps: 1,
         };
-        let x = b.copy(&dg.x)?;
-        let tape = net.forward(&b, inst, &st, x, mask)?;
+        let tape = net.forward(&b, inst, &st, gpu.upload(sub.features())?, mask)?;
         let rows = b.download(&tape.out)?;
         let targets: Vec<usize> = (0..sub.num_graphs())
             .map(|k| {
