@@ -1,16 +1,16 @@
-// cam.cu: the gradient-based node-level methods of Pope et al. (CVPR 2019) on the
-// device: Grad-CAM and the contrastive gradient. One step (the real input) per graph;
-// rows are the chunk's nodes, node_ptr[g]..node_ptr[g+1] being graph g's.
+// cam.cu: Grad-CAM of Pope et al. (CVPR 2019) on the device, one conv block at a time.
+// One step (the real input) per graph; rows are the chunk's nodes, node_ptr[g]..node_ptr[g+1]
+// being graph g's.
 #include "prelude.cuh"
 
-// Mirrors the Grad-CAM branch of cpu::cam (graph_scores), one conv layer at a time:
-//   alpha[g, k] = (1/n_g) Σ_{i in g} grad[i, k]            (nodes in order)
-//   score[i]   += ReLU(Σ_k alpha[g, k] h[i, k]) / layers    (channels in order)
-// grad is the gradient of the class score wrt the layer's output h (after its ReLU).
+// Mirrors cpu::backend grad_cam_layer, one conv block at a time:
+//   alpha[g, k] = (1/n_g) Σ_{i in g} grad[i, k]           (nodes in order)
+//   score[i]   += ReLU(Σ_k alpha[g, k] h[i, k]) * scale    (channels in order)
+// grad is the gradient of the class score wrt the block's output h (after its activations).
 // One block per graph (grid-stride); dynamic shared memory: dim floats. Atomic-free.
 GI_KERNEL void grad_cam_layer(const int* __restrict__ node_ptr, const float* __restrict__ h,
                               const float* __restrict__ grad, float* __restrict__ score,
-                              int num_graphs, int dim, int layers) {
+                              int num_graphs, int dim, float scale) {
     GI_DYNAMIC_SHARED(float, alpha);
     for (int g = blockIdx.x; g < num_graphs; g += gridDim.x) {
         int n0 = node_ptr[g], n1 = node_ptr[g + 1];
@@ -24,23 +24,8 @@ GI_KERNEL void grad_cam_layer(const int* __restrict__ node_ptr, const float* __r
             const float* hi = h + (long long)i * dim;
             float s = 0.0f;
             for (int c = 0; c < dim; ++c) s += alpha[c] * hi[c];
-            score[i] += fmaxf(s, 0.0f) / float(layers);
+            score[i] += fmaxf(s, 0.0f) * scale;
         }
         __syncthreads();
-    }
-}
-
-// Mirrors the contrastive-gradient branch of cpu::cam: score[i] = ‖ReLU(dx[i, :])‖₂,
-// dx being the gradient of the class score wrt node i's input features.
-GI_KERNEL void contrastive_gradient(const float* __restrict__ dx, float* __restrict__ score,
-                                    int num_nodes, int dim) {
-    GI_GRID_STRIDE(i, num_nodes) {
-        const float* d = dx + i * dim;
-        float s = 0.0f;
-        for (int c = 0; c < dim; ++c) {
-            float v = fmaxf(d[c], 0.0f);
-            s += v * v;
-        }
-        score[i] = sqrtf(s);
     }
 }

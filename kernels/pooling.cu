@@ -1,5 +1,6 @@
-// pooling.cu: global add/mean/max pooling over each graph's nodes, for S steps at once.
-// Instance q = s * num_graphs + g is graph g at step s; its nodes are rows
+// pooling.cu: the readouts for S steps at once: global add/mean/max pooling over each
+// graph's nodes (graph tasks) and the explained node's row (node tasks), and their
+// backwards. Instance q = s * num_graphs + g is graph g at step s; its nodes are rows
 // s * num_nodes + node_ptr[g] .. s * num_nodes + node_ptr[g+1].
 #include "prelude.cuh"
 
@@ -64,32 +65,55 @@ GI_KERNEL void pool_forward(const int* __restrict__ node_ptr, const float* __res
     }
 }
 
-// Mirrors cpu::pooling::pool_backward followed (when relu_mask != 0) by the ReLU mask of
-// the last conv layer:
-//   dh[s, i, c] = [h > 0] * dpooled[q, c] * (1 | 1/n | [h == pooled] / ties)
-// node_graph[i] is the graph of node i. Without the mask it is the gradient wrt the layer's
-// output after its ReLU (Grad-CAM), and, with add pooling and dpooled = r, the broadcast
-// r[q, c] to every node (Excitation Backprop).
+// Mirrors cpu::pooling::pool_backward:
+//   dh[s, i, c] = dpooled[q, c] * (1 | 1/n | [h == pooled] / ties)
+// node_graph[i] is the graph of node i. With add pooling and dpooled = r it is also the
+// broadcast of r[q, c] to every node (Excitation Backprop).
 GI_KERNEL void pool_backward(const int* __restrict__ node_ptr, const int* __restrict__ node_graph,
                              const float* __restrict__ h, const float* __restrict__ pooled,
                              const float* __restrict__ ties, const float* __restrict__ dpooled,
                              float* __restrict__ dh, int num_graphs, int num_nodes, int steps,
-                             int dim, int mode, int relu_mask) {
+                             int dim, int mode) {
     GI_GRID_STRIDE(k, (long long)steps * num_nodes * dim) {
         long long row = k / dim;
         int c = int(k % dim);
         int s = int(row / num_nodes), i = int(row % num_nodes);
         int g = node_graph[i];
         long long q = (long long)s * num_graphs + g;
-        float v = h[k], d = dpooled[q * dim + c];
-        float out;
+        float d = dpooled[q * dim + c];
         if (mode == GI_POOL_ADD) {
-            out = d;
+            dh[k] = d;
         } else if (mode == GI_POOL_MEAN) {
-            out = d / float(node_ptr[g + 1] - node_ptr[g]);
+            dh[k] = d / float(node_ptr[g + 1] - node_ptr[g]);
         } else {
-            out = v == pooled[q * dim + c] ? d / ties[q * dim + c] : 0.0f;
+            dh[k] = h[k] == pooled[q * dim + c] ? d / ties[q * dim + c] : 0.0f;
         }
-        dh[k] = (relu_mask == 0 || v > 0.0f) ? out : 0.0f;
+    }
+}
+
+// Mirrors cpu::backend select_centers (node tasks): the explained node's row of every
+// instance, out[s * G + g, c] = h[s * N + center[g], c], center[g] being a node of graph g
+// (checked by the host).
+GI_KERNEL void select_centers(const int* __restrict__ center, const float* __restrict__ h,
+                              float* __restrict__ out, int num_graphs, int num_nodes, int steps,
+                              int dim) {
+    GI_GRID_STRIDE(k, (long long)steps * num_graphs * dim) {
+        long long q = k / dim;
+        int c = int(k % dim);
+        int s = int(q / num_graphs), g = int(q % num_graphs);
+        out[k] = h[((long long)s * num_nodes + center[g]) * dim + c];
+    }
+}
+
+// Mirrors cpu::backend select_centers_t: dh is 0 but for the centres' rows, which get d.
+GI_KERNEL void select_centers_t(const int* __restrict__ node_graph, const int* __restrict__ center,
+                                const float* __restrict__ d, float* __restrict__ dh,
+                                int num_graphs, int num_nodes, int steps, int dim) {
+    GI_GRID_STRIDE(k, (long long)steps * num_nodes * dim) {
+        long long row = k / dim;
+        int c = int(k % dim);
+        int s = int(row / num_nodes), i = int(row % num_nodes);
+        int g = node_graph[i];
+        dh[k] = center[g] == i ? d[((long long)s * num_graphs + g) * dim + c] : 0.0f;
     }
 }

@@ -17,8 +17,8 @@
 //   - atomicAdd on int, unsigned, float and double; atomicMax on int and unsigned;
 //   - static `__shared__` arrays, and dynamic shared memory through
 //     GI_DYNAMIC_SHARED(type, name) (instead of `extern __shared__`);
-//   - math: expf, logf, sqrtf, fabsf, fmaxf, fminf, exp, log, fabs, fmax,
-//     fmin, __int_as_float, __float_as_int; GI_INFINITY for +inf;
+//   - math: expf, expm1f, logf, sqrtf, tanhf, fabsf, fmaxf, fminf, exp, log,
+//     fabs, fmax, fmin, __int_as_float, __float_as_int; GI_INFINITY for +inf;
 //   - no early `return` before a __syncthreads that other threads reach.
 // Threads that leave the kernel stop taking part in __syncthreads (as on
 // Volta and later GPUs).

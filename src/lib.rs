@@ -95,9 +95,6 @@ pub fn explain_with_progress(
         return attention::explain(model, batch, config, None);
     }
     device.supports_storage(config.storage)?;
-    if device != Device::Cpu {
-        model.require_tutorial(&device.to_string())?;
-    }
     match device {
         #[cfg(feature = "cpu-ref")]
         Device::Cpu => cpu::explain(model, batch, config, progress),

@@ -1,19 +1,12 @@
-//! The node-level methods of Pope et al. (CVPR 2019) on the CPU reference path:
-//! Grad-CAM (per conv block, or averaged over the blocks), the contrastive gradient,
-//! Excitation Backprop and contrastive EB. The gradient methods explain the class
-//! score `y_c`, the logit before any softmax.
-//!
-//! - Grad-CAM on block `l` with node features `F^l [n, K]` (the block's output, after
-//!   its activation): `α_k = (1/n) Σ_n ∂y_c/∂F^l_{n,k}` and
-//!   `score_n = ReLU(Σ_k α_k F^l_{n,k})`; the average is `(1/L) Σ_l score^l_n`.
-//! - Contrastive gradient: `score_n = ‖ReLU(∂y_c/∂X_n)‖₂` over node `n`'s input features.
-//! - Excitation Backprop and contrastive EB: see [`crate::nn::excitation`].
+//! The node-level methods of Pope et al. (CVPR 2019) on the CPU reference path, one
+//! graph at a time and graphs in parallel: Grad-CAM, the contrastive gradient,
+//! Excitation Backprop and contrastive EB, as [`crate::nn::scores`] writes them.
 
 use super::backend::Cpu;
 use super::network::LocalGraph;
 use crate::explain::{Attributions, ExplainConfig, Method};
 use crate::nn::excitation::Excitation;
-use crate::nn::{Backend, Instances, Mask, Network, Seed, Want};
+use crate::nn::{Instances, Mask, Network};
 use crate::{GraphBatch, Model, Result};
 use rayon::prelude::*;
 
@@ -25,7 +18,6 @@ fn graph_scores(
     gidx: usize,
     cfg: &ExplainConfig,
 ) -> Result<(Vec<f64>, usize, Vec<f64>)> {
-    let model = net.model;
     let gr = batch.graph(gidx);
     let f = batch.num_features();
     let g = LocalGraph::from_batch(batch, gidx);
@@ -42,57 +34,7 @@ fn graph_scores(
     let mask = Mask::Edge(&w);
     let tape = net.forward(&Cpu, inst, &st, x, mask)?;
     let target = cfg.target.resolve(batch, gidx, &tape.out);
-    let targets = vec![target];
-    let n = g.n;
-    let scores = match cfg.method {
-        Method::ContrastiveGradient => {
-            let want = Want {
-                x: true,
-                ..Default::default()
-            };
-            let gr = net.backward(&Cpu, inst, &st, &tape, mask, Seed::Logit, &targets, want)?;
-            let dx = gr.x.unwrap_or_default();
-            Cpu.relu_norms(f, &dx)?
-        }
-        Method::GradCam(layer) => {
-            let want = Want {
-                blocks: true,
-                ..Default::default()
-            };
-            let grads = net.backward(&Cpu, inst, &st, &tape, mask, Seed::Logit, &targets, want)?;
-            let values = net.block_values(&tape);
-            let layers: Vec<usize> = match layer {
-                Some(l) => vec![l],
-                None => (1..=model.num_layers()).collect(),
-            };
-            let mut total = vec![0.0; n];
-            let scale = 1.0 / layers.len() as f64;
-            for &l in &layers {
-                let (h, k) = values[l - 1];
-                Cpu.grad_cam_layer(&g, h, &grads.blocks[l - 1], k, scale, &mut total)?;
-            }
-            total
-        }
-        Method::ExcitationBackprop | Method::ContrastiveEb => {
-            let ex =
-                ex.ok_or_else(|| crate::nn::network::internal("excitation without its weights"))?;
-            let mut top = vec![0.0; model.num_classes()];
-            top[target] = 1.0;
-            let eb = net.excitation(&Cpu, ex, inst, &st, &tape, mask, &top, false)?;
-            if cfg.method == Method::ExcitationBackprop {
-                eb
-            } else {
-                let neg = net.excitation(&Cpu, ex, inst, &st, &tape, mask, &top, true)?;
-                eb.iter().zip(&neg).map(|(a, b)| a - b).collect()
-            }
-        }
-        other => {
-            return Err(crate::Error::Config(format!(
-                "{} is not a node-level method",
-                other.cli_name()
-            )))
-        }
-    };
+    let scores = net.node_scores(&Cpu, ex, inst, &st, &tape, mask, &[target], cfg.method)?;
     Ok((tape.out, target, scores))
 }
 

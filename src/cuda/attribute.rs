@@ -1,36 +1,83 @@
 //! Attribution methods on the device; mirrors `cpu::attribute`.
 //!
-//! The dataset is split into chunks of graphs whose activations for all steps
-//! fit the memory budget; a graph too large for that runs its steps in several
-//! launches. Every (graph, step) instance of a chunk is computed at once, the
-//! graph structure shared by all steps. The weighted sum over steps, the final
-//! attribution and the convergence delta are computed on the device; only the
-//! attributions, log-probabilities and deltas come back. Splitting into chunks
-//! or step ranges does not change a single bit of the results.
+//! The dataset is split into chunks of graphs whose activations for all steps fit the
+//! memory budget; a graph too large for that runs its steps in several launches. Every
+//! (graph, step) instance of a chunk is computed at once by [`crate::nn::Network`] over
+//! [`GpuBackend`], the graph structure shared by all steps; the tutorial family's graphs
+//! that fit a block's shared memory take the fused kernel instead. The weighted sum over
+//! steps, the final attribution and the convergence delta are computed on the device;
+//! only the attributions, the output rows and the deltas come back. Splitting into
+//! chunks or step ranges does not change a single bit of the results.
+//!
+//! The path of each input (`../shared/docs/pyg-interchange.md`, section 3), as on the
+//! CPU: edges move the mask `α · 1` at features `x`; nodes move the features
+//! `x' + α (x − x')` at mask 1; the joint attribution (`--wrt both`) moves both at once,
+//! its two parts (edges, then nodes) sharing one delta.
 
+use super::backend::GpuBackend;
 use super::fused::{self, FusedJob, PackedModel};
 use super::integrate::{
     accumulate_moments, accumulate_steps, convergence_delta, finish_attribution, finish_moments,
     interpolate_features, Finish,
 };
 use super::launch::Gpu;
-use super::message_passing::Weights;
-use super::network::{backward, forward, step_bytes, DeviceGraphs, DeviceModel};
+use super::network::{step_bytes, DeviceGraphs};
 use crate::explain::noise::NoiseStream;
-use crate::explain::{Attributions, ExplainConfig, GpuKernel, Method, StepTable};
-use crate::{Error, GraphBatch, GraphConvNet, Result};
+use crate::explain::{Attributions, ExplainConfig, GpuKernel, Method, StepTable, Wrt};
+use crate::nn::{Backend, Instances, Mask, Network, Seed, Want};
+use crate::{Error, GraphBatch, Model, Result};
 use std::ops::Range;
 
-/// Which input the attributions are for.
+/// A device buffer of floats.
+type Buf<G> = <G as Gpu>::Buf<f32>;
+
+/// One input's part of an attribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The edge mask `[E]`.
+    Edges,
+    /// The node features `[N, F]`.
+    Nodes,
+}
+
+impl Part {
+    /// The offsets (per graph) and the width of this part's attributions in `b`.
+    fn layout(self, b: &GraphBatch) -> (&[usize], usize) {
+        match self {
+            Part::Edges => (b.edge_ptr(), 1),
+            Part::Nodes => (b.node_ptr(), b.num_features()),
+        }
+    }
+}
+
+/// Which inputs move along the path of one attribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Edges,
     Nodes,
+    /// Both at once (`--wrt both`): one attribution of two parts and one delta.
+    Joint,
+}
+
+impl Kind {
+    fn parts(self) -> &'static [Part] {
+        match self {
+            Kind::Edges => &[Part::Edges],
+            Kind::Nodes => &[Part::Nodes],
+            Kind::Joint => &[Part::Edges, Part::Nodes],
+        }
+    }
+    fn edges(self) -> bool {
+        self != Kind::Nodes
+    }
+    fn nodes(self) -> bool {
+        self != Kind::Edges
+    }
 }
 
 /// Chunks of graphs, each with the steps one launch may run (within `budget` bytes).
 pub(super) fn plan(
-    model: &GraphConvNet,
+    model: &Model,
     b: &GraphBatch,
     steps: usize,
     budget: usize,
@@ -63,27 +110,20 @@ pub(super) fn plan(
     Ok(out)
 }
 
-/// A launch's inputs: node features `[S·N, F]`, step weights `[S]`, per-edge weights `[S·E]`.
-type Inputs<G> = (
-    <G as Gpu>::Buf<f32>,
-    <G as Gpu>::Buf<f32>,
-    Option<<G as Gpu>::Buf<f32>>,
-);
-
-/// The noisy inputs of SmoothGrad and VarGrad for one chunk, drawn from each graph's
-/// [`NoiseStream`] sample by sample, exactly as the CPU reference draws them, and laid
-/// out step-major for the layered kernels.
+/// The noisy inputs of SmoothGrad and VarGrad for one chunk and input, drawn from each
+/// graph's [`NoiseStream`] sample by sample, exactly as the CPU reference draws them, and
+/// laid out step-major.
 struct ChunkNoise {
     streams: Vec<NoiseStream>,
-    /// Each graph's clean input (edge weights 1, or `x' + 1 · (x − x')`), chunk order.
+    /// Each graph's clean input (edge mask 1, or `x' + 1 · (x − x')`), chunk order.
     clean: Vec<f64>,
     /// Each graph's offset into `clean`.
     offsets: Vec<usize>,
 }
 
 impl ChunkNoise {
-    /// The streams of the graphs of `sub` (node baseline aligned with it).
-    fn new(sub: &GraphBatch, cfg: &ExplainConfig, edges: bool, base: Option<&[f32]>) -> Self {
+    /// The streams of the graphs of `sub` for `part` (node baseline aligned with `sub`).
+    fn new(sub: &GraphBatch, cfg: &ExplainConfig, part: Part, base: Option<&[f32]>) -> Self {
         let f = sub.num_features();
         let sm = cfg.smoothing;
         let (mut streams, mut clean, mut offsets) = (Vec::new(), Vec::new(), Vec::new());
@@ -93,14 +133,15 @@ impl ChunkNoise {
                 |v: &[u32]| -> Vec<u32> { v[gr.edges.clone()].iter().map(|i| i - n0).collect() };
             let feats = &sub.features()[gr.nodes.start * f..gr.nodes.end * f];
             offsets.push(clean.len());
-            if edges {
-                clean.extend(std::iter::repeat_n(1.0, gr.num_edges()));
-            } else {
-                let b = base.map(|b| &b[gr.nodes.start * f..gr.nodes.end * f]);
-                clean.extend(feats.iter().enumerate().map(|(k, &v)| {
-                    let b = b.map_or(0.0, |b| f64::from(b[k]));
-                    b + (f64::from(v) - b)
-                }));
+            match part {
+                Part::Edges => clean.extend(std::iter::repeat_n(1.0, gr.num_edges())),
+                Part::Nodes => {
+                    let b = base.map(|b| &b[gr.nodes.start * f..gr.nodes.end * f]);
+                    clean.extend(feats.iter().enumerate().map(|(k, &v)| {
+                        let b = b.map_or(0.0, |b| f64::from(b[k]));
+                        b + (f64::from(v) - b)
+                    }));
+                }
             }
             let len = clean.len() - offsets[offsets.len() - 1];
             let (src, dst) = (local(sub.src()), local(sub.dst()));
@@ -129,32 +170,41 @@ impl ChunkNoise {
 
 /// The results of one round over some graphs.
 struct Round {
-    attr: Vec<f32>,
-    delta: Vec<f32>,
+    /// Per part of the attribution, in the graphs' order.
+    attr: Vec<Vec<f32>>,
+    /// The convergence delta per graph.
+    delta: Vec<f64>,
     /// F(input) − F(baseline) per graph.
     df: Vec<f64>,
 }
 
+impl Round {
+    fn new(parts: usize) -> Self {
+        Round {
+            attr: vec![Vec::new(); parts],
+            delta: Vec::new(),
+            df: Vec::new(),
+        }
+    }
+}
+
+/// The network on the device.
+type DeviceNetwork<'a, 'g, G> = Network<'a, GpuBackend<'g, G>>;
+
 /// Everything a round needs besides the graphs.
-struct Job<'a, G: Gpu> {
-    gpu: &'a G,
-    dm: &'a DeviceModel<G>,
-    packed: &'a PackedModel<G>,
-    model: &'a GraphConvNet,
+struct Job<'a, 'g, G: Gpu> {
+    gpu: &'g G,
+    b: &'a GpuBackend<'g, G>,
+    net: &'a DeviceNetwork<'a, 'g, G>,
+    /// The tutorial family's model packed for the fused kernel.
+    packed: Option<&'a PackedModel<G>>,
+    model: &'a Model,
     cfg: &'a ExplainConfig,
     kind: Kind,
     budget: usize,
 }
 
-impl<G: Gpu> Job<'_, G> {
-    /// The offsets (per graph) and the width of this kind's attributions in `b`.
-    fn layout<'b>(&self, b: &'b GraphBatch) -> (&'b [usize], usize) {
-        match self.kind {
-            Kind::Edges => (b.edge_ptr(), 1),
-            Kind::Nodes => (b.node_ptr(), b.num_features()),
-        }
-    }
-
+impl<G: Gpu> Job<'_, '_, G> {
     /// Graphs `ids` of `b` as a batch of their own, with their targets and node baselines.
     fn part(
         &self,
@@ -199,8 +249,8 @@ impl<G: Gpu> Job<'_, G> {
     }
 
     /// Runs `steps` steps of the method for every graph of `b` (targets and node
-    /// baseline aligned with `b`): the fused kernel for the graphs that fit it,
-    /// the layered kernels for the rest.
+    /// baseline aligned with `b`): the fused kernel for the graphs that fit it, the
+    /// network's layered kernels for the rest.
     fn round(
         &self,
         b: &GraphBatch,
@@ -212,8 +262,11 @@ impl<G: Gpu> Job<'_, G> {
         let fits: Vec<bool> = b
             .graphs()
             .map(|g| {
-                // SmoothGrad's noisy edge masks need per-edge weights: layered kernels only.
-                self.cfg.gpu_kernel != GpuKernel::Layered
+                // The fused kernel runs one input of the tutorial family; SmoothGrad's noisy
+                // edge masks need per-edge values: layered kernels only.
+                self.packed.is_some()
+                    && self.kind != Kind::Joint
+                    && self.cfg.gpu_kernel != GpuKernel::Layered
                     && !self.smoothing()
                     && fused::fits(
                         self.gpu,
@@ -231,8 +284,18 @@ impl<G: Gpu> Job<'_, G> {
             return self.layered_round(b, steps, targets, base, progress);
         }
         // A mix: run each part on its path, then put the graphs back in order.
-        let (ptr, width) = self.layout(b);
-        let mut parts = Vec::new();
+        let parts = self.kind.parts();
+        let mut out = Round {
+            attr: parts
+                .iter()
+                .map(|p| {
+                    let (ptr, width) = p.layout(b);
+                    vec![0.0; ptr[b.num_graphs()] * width]
+                })
+                .collect(),
+            delta: vec![0.0; b.num_graphs()],
+            df: vec![0.0; b.num_graphs()],
+        };
         for want in [true, false] {
             let ids: Vec<usize> = (0..b.num_graphs()).filter(|&g| fits[g] == want).collect();
             let (sel, t, bs) = self.part(b, &ids, targets, base)?;
@@ -241,20 +304,17 @@ impl<G: Gpu> Job<'_, G> {
             } else {
                 self.layered_round(&sel, steps, &t, bs.as_deref(), progress)?
             };
-            parts.push((ids, r));
-        }
-        let mut out = Round {
-            attr: vec![0.0; ptr[b.num_graphs()] * width],
-            delta: vec![0.0; b.num_graphs()],
-            df: vec![0.0; b.num_graphs()],
-        };
-        for (ids, r) in parts {
-            let mut off = 0;
+            for (p, part) in parts.iter().enumerate() {
+                let (ptr, width) = part.layout(b);
+                let mut off = 0;
+                for &g in &ids {
+                    let span = (ptr[g + 1] - ptr[g]) * width;
+                    out.attr[p][ptr[g] * width..ptr[g + 1] * width]
+                        .copy_from_slice(&r.attr[p][off..off + span]);
+                    off += span;
+                }
+            }
             for (k, &g) in ids.iter().enumerate() {
-                let span = (ptr[g + 1] - ptr[g]) * width;
-                out.attr[ptr[g] * width..ptr[g + 1] * width]
-                    .copy_from_slice(&r.attr[off..off + span]);
-                off += span;
                 out.delta[g] = r.delta[k];
                 out.df[g] = r.df[k];
             }
@@ -272,6 +332,9 @@ impl<G: Gpu> Job<'_, G> {
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<Round> {
         let gpu = self.gpu;
+        let packed = self.packed.ok_or_else(|| {
+            Error::Device("internal error: the fused kernel without its model".into())
+        })?;
         let table = self.table(steps)?;
         let dg = DeviceGraphs::upload(gpu, b)?;
         let tgt: Vec<i32> = targets.iter().map(|&t| t as i32).collect();
@@ -280,11 +343,12 @@ impl<G: Gpu> Job<'_, G> {
             Some(v) => Some(gpu.upload(v)?),
             None => None,
         };
+        let edges = self.kind == Kind::Edges;
         let job = FusedJob {
-            model: self.packed,
+            model: packed,
             net: self.model,
             method: self.cfg.method,
-            edges: self.kind == Kind::Edges,
+            edges,
             shortcut: self.cfg.gpu_kernel != GpuKernel::FusedWithoutShortcut,
             multiply_by_inputs: self.cfg.multiply_by_inputs,
             storage: self.cfg.storage,
@@ -293,34 +357,27 @@ impl<G: Gpu> Job<'_, G> {
         let max_e = b.graphs().map(|g| g.num_edges()).max().unwrap_or(0);
         let alphas: Vec<f32> = table.alphas.iter().map(|&a| a as f32).collect();
         let weights: Vec<f32> = table.weights.iter().map(|&w| w as f32).collect();
-        let node_base = if self.kind == Kind::Nodes {
-            base_buf.as_ref()
-        } else {
-            None
-        };
+        let node_base = if edges { None } else { base_buf.as_ref() };
         let out = fused::run(
             gpu, &job, &dg, max_n, max_e, node_base, &alphas, &weights, &tgt,
         )?;
-        let len = if job.edges {
-            dg.num_edges
-        } else {
-            dg.num_nodes * dg.num_features
-        };
-        let mut attr = gpu.download(&out.attr)?;
-        attr.truncate(len);
         let g = b.num_graphs();
-        let mut delta = gpu.download(&out.delta)?;
-        delta.truncate(g);
         let (fi, fb) = (gpu.download(&out.f_in)?, gpu.download(&out.f_base)?);
         progress(g);
         Ok(Round {
-            attr,
-            delta,
-            df: (0..g).map(|k| fi[k] as f64 - fb[k] as f64).collect(),
+            attr: vec![gpu.download(&out.attr)?],
+            delta: gpu
+                .download(&out.delta)?
+                .iter()
+                .map(|&d| f64::from(d))
+                .collect(),
+            df: (0..g)
+                .map(|k| f64::from(fi[k]) - f64::from(fb[k]))
+                .collect(),
         })
     }
 
-    /// Runs `steps` steps of the method for every graph of `b` on the layered
+    /// Runs `steps` steps of the method for every graph of `b` on the network's layered
     /// kernels, in chunks that fit the memory budget.
     fn layered_round(
         &self,
@@ -330,143 +387,197 @@ impl<G: Gpu> Job<'_, G> {
         base: Option<&[f32]>,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<Round> {
-        let gpu = self.gpu;
-        let c = self.model.num_classes();
-        let f = b.num_features();
         let table = self.table(steps)?;
-        let mut out = Round {
-            attr: Vec::new(),
-            delta: Vec::new(),
-            df: Vec::new(),
-        };
+        let mut out = Round::new(self.kind.parts().len());
         for (range, per_launch) in plan(self.model, b, table.len(), self.budget)? {
             let sub = b.subset(range.clone())?;
-            let dg = DeviceGraphs::upload(gpu, &sub)?;
-            let (gn, n, e) = (sub.num_graphs(), sub.num_nodes(), sub.num_edges());
-            let tgt: Vec<i32> = targets[range.clone()].iter().map(|&t| t as i32).collect();
-            let tgt = gpu.upload(&tgt)?;
+            let f = b.num_features();
             let base_sub: Option<Vec<f32>> = base
                 .map(|v| v[b.node_ptr()[range.start] * f..b.node_ptr()[range.end] * f].to_vec());
-            let base_buf = match &base_sub {
-                Some(v) => Some(gpu.upload(v)?),
-                None => None,
-            };
-            let (len, width) = match self.kind {
-                Kind::Edges => (e, 1),
-                Kind::Nodes => (n * f, f),
-            };
-            // One pass over `alphas`: node features and edge weights of each step, and, for
-            // SmoothGrad and VarGrad, the noisy input of each sample (`noisy`, `[S, len]`:
-            // the edge weights or the node features themselves).
-            let inputs = |alphas: &[f32], noisy: Option<&[f32]>| -> Result<Inputs<G>> {
-                let s = alphas.len();
-                let ones = vec![1.0f32; s];
-                let a = gpu.upload(alphas)?;
-                let mut h0 = gpu.zeros::<f32>(s * n * f)?;
-                match (self.kind, noisy) {
-                    (Kind::Edges, _) => {
-                        interpolate_features(
-                            gpu,
-                            &dg.x,
-                            None,
-                            &gpu.upload(&ones)?,
-                            s,
-                            n * f,
-                            &mut h0,
-                        )?;
-                        let edge_w = noisy.map(|v| gpu.upload(v)).transpose()?;
-                        Ok((h0, a, edge_w))
-                    }
-                    (Kind::Nodes, Some(v)) => Ok((gpu.upload(v)?, gpu.upload(&ones)?, None)),
-                    (Kind::Nodes, None) => {
-                        interpolate_features(gpu, &dg.x, base_buf.as_ref(), &a, s, n * f, &mut h0)?;
-                        Ok((h0, gpu.upload(&ones)?, None))
-                    }
-                }
-            };
-            // F at the input (alpha 1) and at the baseline (alpha 0), one step at a time.
-            let endpoint = |alpha: f32| -> Result<G::Buf<f32>> {
-                let (h0, w, _) = inputs(&[alpha], None)?;
-                Ok(forward(gpu, self.dm, &dg, 1, h0, Weights::per_step(&w), &tgt, false)?.logp)
-            };
-            let mut noise = if self.smoothing() {
-                Some(ChunkNoise::new(
-                    &sub,
-                    self.cfg,
-                    self.kind == Kind::Edges,
-                    base_sub.as_deref(),
-                ))
+            self.chunk(
+                &sub,
+                &table,
+                per_launch,
+                &targets[range],
+                base_sub.as_deref(),
+                &mut out,
+            )?;
+            progress(sub.num_graphs());
+        }
+        Ok(out)
+    }
+
+    /// One chunk of the layered path: every step of the table, `per_launch` at a time;
+    /// appends the chunk's results to `out`.
+    fn chunk(
+        &self,
+        sub: &GraphBatch,
+        table: &StepTable,
+        per_launch: usize,
+        targets: &[usize],
+        base: Option<&[f32]>,
+        out: &mut Round,
+    ) -> Result<()> {
+        let (gpu, be, net, kind) = (self.gpu, self.b, self.net, self.kind);
+        let parts = kind.parts();
+        let dg = DeviceGraphs::upload(gpu, sub)?;
+        let st = net.structure(be, &dg)?;
+        let (gn, n, e, f) = (
+            sub.num_graphs(),
+            sub.num_nodes(),
+            sub.num_edges(),
+            sub.num_features(),
+        );
+        let c = self.model.num_classes();
+        let tgt = be.upload_index(targets)?;
+        let base_buf = base.map(|v| gpu.upload(v)).transpose()?;
+        let lens: Vec<usize> = parts
+            .iter()
+            .map(|p| match p {
+                Part::Edges => e,
+                Part::Nodes => n * f,
+            })
+            .collect();
+        let inst = |steps| Instances { graph: &dg, steps };
+        // F at the input (step 0: features x, mask 1) and at the baseline (step 1), in
+        // one pass.
+        let mut ends = sub.features().to_vec();
+        match (kind.nodes(), base) {
+            (false, _) => ends.extend_from_slice(sub.features()),
+            (true, Some(bs)) => ends.extend_from_slice(bs),
+            (true, None) => ends.resize(2 * n * f, 0.0),
+        }
+        let end_mask = gpu.upload(&[1.0, if kind.edges() { 0.0 } else { 1.0 }])?;
+        let rows = net.outputs(be, inst(2), &st, gpu.upload(&ends)?, Mask::Step(&end_mask))?;
+        let rows = gpu.download(&rows)?;
+        let (fi, fb) = rows.split_at(gn * c);
+        let (f_in, f_base) = (gpu.upload(fi)?, gpu.upload(fb)?);
+        // The node features of `s` steps: on the node path at `alphas`, else the input.
+        let features = |alphas: &[f32]| -> Result<Buf<G>> {
+            let s = alphas.len();
+            let mut h0 = gpu.zeros::<f32>(s * n * f)?;
+            let (a, b) = if kind.nodes() {
+                (gpu.upload(alphas)?, base_buf.as_ref())
             } else {
-                None
+                (gpu.upload(&vec![1.0f32; s])?, None)
             };
-            let logp_in = endpoint(1.0)?;
-            let logp_base = endpoint(0.0)?;
-            // The weighted sum of the gradients over the steps; for SmoothGrad and VarGrad,
-            // their moments over the samples, about the first sample's gradient (which
-            // therefore runs alone).
-            let mut acc = gpu.zeros::<f32>(len)?;
-            let mut sq = gpu.zeros::<f32>(if noise.is_some() { len } else { 0 })?;
-            let mut shift: Option<G::Buf<f32>> = None;
-            let mut s0 = 0;
-            while s0 < table.len() {
-                let s1 = if noise.is_some() && s0 == 0 {
-                    1
-                } else {
-                    (s0 + per_launch).min(table.len())
+            interpolate_features(gpu, &dg.x, b, &a, s, n * f, &mut h0)?;
+            Ok(h0)
+        };
+        let mut noise: Vec<ChunkNoise> = if self.smoothing() {
+            parts
+                .iter()
+                .map(|&p| ChunkNoise::new(sub, self.cfg, p, base))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let smoothing = !noise.is_empty();
+        // The weighted sum of the gradients over the steps; for SmoothGrad and VarGrad,
+        // their moments over the samples, about the first sample's gradient (which
+        // therefore runs alone).
+        let zeros = |with: bool| -> Result<Vec<Buf<G>>> {
+            lens.iter()
+                .map(|&l| gpu.zeros::<f32>(if with { l } else { 0 }))
+                .collect()
+        };
+        let mut acc = zeros(true)?;
+        let mut sq = zeros(smoothing)?;
+        let mut shift: Option<Vec<Buf<G>>> = None;
+        let want = Want {
+            x: kind.nodes(),
+            mask: kind.edges(),
+            blocks: false,
+        };
+        let mut s0 = 0;
+        while s0 < table.len() {
+            let s1 = if smoothing && s0 == 0 {
+                1
+            } else {
+                (s0 + per_launch).min(table.len())
+            };
+            let count = s1 - s0;
+            let alphas: Vec<f32> = table.alphas[s0..s1].iter().map(|&a| a as f32).collect();
+            let weights: Vec<f32> = table.weights[s0..s1].iter().map(|&w| w as f32).collect();
+            // The inputs of the steps: noisy samples (SmoothGrad, VarGrad) or the path.
+            let (mut noisy_x, mut noisy_mask) = (None, None);
+            for (nz, part) in noise.iter_mut().zip(parts) {
+                let v = gpu.upload(&nz.samples(count))?;
+                match part {
+                    Part::Edges => noisy_mask = Some(v),
+                    Part::Nodes => noisy_x = Some(v),
+                }
+            }
+            let h0 = match noisy_x {
+                Some(v) => v,
+                None => features(&alphas)?,
+            };
+            let step_mask = if kind.edges() {
+                gpu.upload(&alphas)?
+            } else {
+                gpu.upload(&vec![1.0f32; count])?
+            };
+            let mask = match &noisy_mask {
+                Some(m) => Mask::Edge(m),
+                None => Mask::Step(&step_mask),
+            };
+            let g = inst(count);
+            let tape = net.forward(be, g, &st, h0, mask)?;
+            let gr = net.backward(be, g, &st, &tape, mask, Seed::Output, &tgt, want)?;
+            let mut grads = Vec::with_capacity(parts.len());
+            let (mut gm, mut gx) = (gr.mask, gr.x);
+            for part in parts {
+                let taken = match part {
+                    Part::Edges => gm.take(),
+                    Part::Nodes => gx.take(),
                 };
-                let alphas: Vec<f32> = table.alphas[s0..s1].iter().map(|&a| a as f32).collect();
-                let weights: Vec<f32> = table.weights[s0..s1].iter().map(|&w| w as f32).collect();
-                let noisy = noise.as_mut().map(|nz| nz.samples(s1 - s0));
-                let (h0, w, edge_w) = inputs(&alphas, noisy.as_deref())?;
-                let w = Weights {
-                    step: &w,
-                    edge: edge_w.as_ref(),
-                };
-                let act = forward(gpu, self.dm, &dg, s1 - s0, h0, w, &tgt, true)?;
-                let (dx, dw) = backward(
-                    gpu,
-                    self.dm,
-                    &dg,
-                    s1 - s0,
-                    w,
-                    &act,
-                    self.kind == Kind::Nodes,
-                    self.kind == Kind::Edges,
-                    None,
-                )?;
-                let grad = dx
-                    .or(dw)
-                    .ok_or_else(|| Error::Device("internal error: no gradient".into()))?;
-                match (&noise, &shift) {
-                    (None, _) => accumulate_steps(
-                        gpu,
-                        &grad,
-                        &gpu.upload(&weights)?,
-                        s1 - s0,
-                        len,
-                        &mut acc,
-                    )?,
-                    (Some(_), None) => shift = Some(grad),
-                    (Some(_), Some(k)) => {
-                        accumulate_moments(gpu, &grad, k, s1 - s0, len, &mut acc, &mut sq)?
+                grads.push(
+                    taken.ok_or_else(|| Error::Device("internal error: no gradient".into()))?,
+                );
+            }
+            match &shift {
+                None if smoothing => shift = Some(grads),
+                None => {
+                    let w = gpu.upload(&weights)?;
+                    for (k, grad) in grads.iter().enumerate() {
+                        accumulate_steps(gpu, grad, &w, count, lens[k], &mut acc[k])?;
                     }
                 }
-                s0 = s1;
+                Some(sh) => {
+                    for (k, grad) in grads.iter().enumerate() {
+                        accumulate_moments(
+                            gpu,
+                            grad,
+                            &sh[k],
+                            count,
+                            lens[k],
+                            &mut acc[k],
+                            &mut sq[k],
+                        )?;
+                    }
+                }
             }
-            // The attribution and its delta.
-            let diff: Option<G::Buf<f32>> = match (self.cfg.method, self.kind) {
-                (_, Kind::Edges) | (Method::Saliency, _) => None,
-                (Method::InputXGradient, Kind::Nodes) => Some(gpu.upload(sub.features())?),
-                (Method::IntegratedGradients, Kind::Nodes) if !self.cfg.multiply_by_inputs => None,
-                (Method::IntegratedGradients, Kind::Nodes) => {
+            s0 = s1;
+        }
+        // The attribution of each part, and the one delta: the first part's sum minus
+        // F(input) − F(baseline), plus the other parts' sums (their delta against
+        // F(input) − F(input) = 0).
+        let mut delta = vec![0.0f64; gn];
+        for (k, part) in parts.iter().enumerate() {
+            let len = lens[k];
+            let diff: Option<Buf<G>> = match (self.cfg.method, part) {
+                (_, Part::Edges) | (Method::Saliency, _) => None,
+                (Method::InputXGradient, Part::Nodes) => Some(gpu.upload(sub.features())?),
+                (Method::IntegratedGradients, Part::Nodes) if !self.cfg.multiply_by_inputs => None,
+                (Method::IntegratedGradients, Part::Nodes) => {
                     let x = sub.features();
-                    let d: Vec<f32> = match &base_sub {
+                    let d: Vec<f32> = match base {
                         Some(bs) => x.iter().zip(bs).map(|(a, b)| a - b).collect(),
                         None => x.to_vec(),
                     };
                     Some(gpu.upload(&d)?)
                 }
-                // The CPU-only methods are rejected before any launch.
+                // The node-level methods never get here.
                 _ => None,
             };
             let mode = if self.cfg.method == Method::Saliency {
@@ -476,45 +587,71 @@ impl<G: Gpu> Job<'_, G> {
             };
             let mut attr = gpu.zeros::<f32>(len)?;
             match &shift {
-                Some(k) => {
+                Some(sh) => {
                     let variance = self.cfg.method == Method::VarGrad;
-                    finish_moments(gpu, k, &acc, &sq, table.len(), variance, len, &mut attr)?
+                    finish_moments(
+                        gpu,
+                        &sh[k],
+                        &acc[k],
+                        &sq[k],
+                        table.len(),
+                        variance,
+                        len,
+                        &mut attr,
+                    )?
                 }
-                None => finish_attribution(gpu, &acc, diff.as_ref(), mode, len, &mut attr)?,
+                None => finish_attribution(gpu, &acc[k], diff.as_ref(), mode, len, &mut attr)?,
             }
-            let ptr = match self.kind {
-                Kind::Edges => &dg.edge_ptr,
-                Kind::Nodes => &dg.node_ptr,
+            let (ptr, width) = match part {
+                Part::Edges => (&dg.edge_ptr, 1),
+                Part::Nodes => (&dg.node_ptr, f),
             };
-            let mut delta = gpu.zeros::<f32>(gn)?;
+            let base_rows = if k == 0 { &f_base } else { &f_in };
+            let mut d = gpu.zeros::<f32>(gn)?;
             convergence_delta(
-                gpu, ptr, &attr, len, width, &logp_in, &logp_base, &tgt, c, gn, &mut delta,
+                gpu,
+                ptr,
+                &attr,
+                len,
+                width,
+                &f_in,
+                base_rows,
+                tgt.buf(),
+                c,
+                gn,
+                &mut d,
             )?;
-            let mut a = gpu.download(&attr)?;
-            a.truncate(len);
-            out.attr.extend(a);
-            let mut d = gpu.download(&delta)?;
-            d.truncate(gn);
-            out.delta.extend(d);
-            let (fi, fb) = (gpu.download(&logp_in)?, gpu.download(&logp_base)?);
-            for (k, &t) in targets[range.clone()].iter().enumerate() {
-                out.df.push(fi[k * c + t] as f64 - fb[k * c + t] as f64);
+            for (acc, v) in delta.iter_mut().zip(gpu.download(&d)?) {
+                *acc += f64::from(v);
             }
-            progress(gn);
+            out.attr[k].extend(gpu.download(&attr)?);
         }
-        Ok(out)
+        out.delta.extend(delta);
+        for (k, &t) in targets.iter().enumerate() {
+            out.df
+                .push(f64::from(fi[k * c + t]) - f64::from(fb[k * c + t]));
+        }
+        Ok(())
     }
 
-    /// All graphs of `b`, with adaptive rounds when configured.
+    /// All graphs of `b`, with adaptive rounds when configured: per part, the
+    /// attributions; the delta and the steps per graph.
+    #[allow(clippy::type_complexity)]
     fn run(
         &self,
         b: &GraphBatch,
         targets: &[usize],
         base: Option<&[f32]>,
         progress: &(dyn Fn(usize) + Sync),
-    ) -> Result<(Vec<f64>, Vec<f64>, Vec<usize>)> {
-        let (ptr, width) = self.layout(b);
-        let mut attr = vec![0.0f64; ptr[b.num_graphs()] * width];
+    ) -> Result<(Vec<Vec<f64>>, Vec<f64>, Vec<usize>)> {
+        let parts = self.kind.parts();
+        let mut attr: Vec<Vec<f64>> = parts
+            .iter()
+            .map(|p| {
+                let (ptr, width) = p.layout(b);
+                vec![0.0; ptr[b.num_graphs()] * width]
+            })
+            .collect();
         let mut delta = vec![0.0f64; b.num_graphs()];
         let mut used = vec![0usize; b.num_graphs()];
         let adaptive = self
@@ -535,18 +672,23 @@ impl<G: Gpu> Job<'_, G> {
                 let (sel, t, bs) = self.part(b, &pending, targets, base)?;
                 self.round(&sel, steps, &t, bs.as_deref(), &|_| {})?
             };
-            let mut next = Vec::new();
-            let mut off = 0;
-            for (k, &g) in pending.iter().enumerate() {
-                let span = (ptr[g + 1] - ptr[g]) * width;
-                for (dst, &v) in attr[ptr[g] * width..ptr[g + 1] * width]
-                    .iter_mut()
-                    .zip(&r.attr[off..off + span])
-                {
-                    *dst = v as f64;
+            for (p, part) in parts.iter().enumerate() {
+                let (ptr, width) = part.layout(b);
+                let mut off = 0;
+                for &g in &pending {
+                    let span = (ptr[g + 1] - ptr[g]) * width;
+                    for (dst, &v) in attr[p][ptr[g] * width..ptr[g + 1] * width]
+                        .iter_mut()
+                        .zip(&r.attr[p][off..off + span])
+                    {
+                        *dst = f64::from(v);
+                    }
+                    off += span;
                 }
-                off += span;
-                delta[g] = r.delta[k] as f64;
+            }
+            let mut next = Vec::new();
+            for (k, &g) in pending.iter().enumerate() {
+                delta[g] = r.delta[k];
                 used[g] = steps;
                 if let Some(a) = adaptive {
                     if delta[g].abs() > a.tol * r.df[k].abs() && steps < a.max_steps {
@@ -566,7 +708,7 @@ impl<G: Gpu> Job<'_, G> {
 /// validated against the model and batch. `progress` is called as chunks finish.
 pub fn explain<G: Gpu>(
     gpu: &G,
-    model: &GraphConvNet,
+    model: &Model,
     batch: &GraphBatch,
     cfg: &ExplainConfig,
     progress: &(dyn Fn(usize) + Sync),
@@ -574,8 +716,13 @@ pub fn explain<G: Gpu>(
     if cfg.method.node_level() {
         return super::cam::explain(gpu, model, batch, cfg, progress);
     }
-    let dm = DeviceModel::upload(gpu, model)?;
-    let packed = PackedModel::upload(gpu, model)?;
+    let be = GpuBackend::new(gpu);
+    let net = Network::new(&be, model)?;
+    let packed = if model.is_tutorial() {
+        Some(PackedModel::upload(gpu, model)?)
+    } else {
+        None
+    };
     let budget = gpu.budget(cfg.memory_budget)?;
     let (g, c, f) = (
         batch.num_graphs(),
@@ -583,36 +730,25 @@ pub fn explain<G: Gpu>(
         batch.num_features(),
     );
     let base = cfg.node_baseline.expand(batch);
-    // Log-probabilities at the real input decide the targets.
+    // The output rows at the real input decide the targets.
     let mut log_probs = Vec::with_capacity(g * c);
-    let zero_targets = vec![0usize; g];
+    let ones = gpu.upload(&[1.0f32])?;
     for (range, _) in plan(model, batch, 1, budget)? {
-        let sub = batch.subset(range.clone())?;
+        let sub = batch.subset(range)?;
         let dg = DeviceGraphs::upload(gpu, &sub)?;
-        let mut h0 = gpu.zeros::<f32>(sub.num_nodes() * f)?;
-        interpolate_features(
-            gpu,
-            &dg.x,
-            None,
-            &gpu.upload(&[1.0f32])?,
-            1,
-            sub.num_nodes() * f,
-            &mut h0,
+        let st = net.structure(&be, &dg)?;
+        let inst = Instances {
+            graph: &dg,
+            steps: 1,
+        };
+        let rows = net.outputs(
+            &be,
+            inst,
+            &st,
+            gpu.upload(sub.features())?,
+            Mask::Step(&ones),
         )?;
-        let t: Vec<i32> = zero_targets[range].iter().map(|&t| t as i32).collect();
-        let act = forward(
-            gpu,
-            &dm,
-            &dg,
-            1,
-            h0,
-            Weights::per_step(&gpu.upload(&[1.0f32])?),
-            &gpu.upload(&t)?,
-            false,
-        )?;
-        let mut lp = gpu.download(&act.logp)?;
-        lp.truncate(sub.num_graphs() * c);
-        log_probs.extend(lp);
+        log_probs.extend(be.download(&rows)?);
     }
     let targets: Vec<usize> = (0..g)
         .map(|k| cfg.target.resolve(batch, k, &log_probs[k * c..(k + 1) * c]))
@@ -620,42 +756,45 @@ pub fn explain<G: Gpu>(
     let mut out = Attributions {
         num_classes: c,
         num_features: f,
-        log_probs: log_probs.iter().map(|&v| v as f64).collect(),
+        log_probs,
         target: targets.clone(),
         ..Default::default()
     };
-    let mut reported = false;
+    let kinds: &[Kind] = match cfg.wrt {
+        Wrt::Edges => &[Kind::Edges],
+        Wrt::Nodes => &[Kind::Nodes],
+        Wrt::Separate => &[Kind::Edges, Kind::Nodes],
+        Wrt::Both => &[Kind::Joint],
+    };
     let silent = |_: usize| {};
-    for kind in [Kind::Edges, Kind::Nodes] {
-        let wanted = match kind {
-            Kind::Edges => cfg.wrt.edges(),
-            Kind::Nodes => cfg.wrt.nodes(),
-        };
-        if !wanted {
-            continue;
-        }
+    for (k, &kind) in kinds.iter().enumerate() {
         let job = Job {
             gpu,
-            dm: &dm,
-            packed: &packed,
+            b: &be,
+            net: &net,
+            packed: packed.as_ref(),
             model,
             cfg,
             kind,
             budget,
         };
-        let (attr, delta, steps) = job.run(
+        let (mut attr, delta, steps) = job.run(
             batch,
             &targets,
             base.as_deref(),
-            if reported { &silent } else { progress },
+            if k == 0 { progress } else { &silent },
         )?;
-        reported = true;
         match kind {
             Kind::Edges => {
-                (out.edge, out.edge_delta, out.edge_steps) = (Some(attr), Some(delta), Some(steps))
+                (out.edge, out.edge_delta, out.edge_steps) = (attr.pop(), Some(delta), Some(steps))
             }
             Kind::Nodes => {
-                (out.node, out.node_delta, out.node_steps) = (Some(attr), Some(delta), Some(steps))
+                (out.node, out.node_delta, out.node_steps) = (attr.pop(), Some(delta), Some(steps))
+            }
+            Kind::Joint => {
+                out.node = attr.pop();
+                out.edge = attr.pop();
+                (out.edge_delta, out.edge_steps) = (Some(delta), Some(steps));
             }
         }
     }

@@ -155,41 +155,62 @@ impl CudaGpu {
 
 static NULL_PTR: u64 = 0;
 
+/// A device buffer of `len` elements (cudarc cannot allocate zero bytes: an empty buffer
+/// holds one element that is never read).
+pub struct CudaBuf<T> {
+    slice: CudaSlice<T>,
+    len: usize,
+}
+
 impl Gpu for CudaGpu {
-    type Buf<T: Elem> = CudaSlice<T>;
+    type Buf<T: Elem> = CudaBuf<T>;
 
     fn describe(&self) -> String {
         let name = self.ctx.name().unwrap_or_else(|_| "unknown GPU".into());
         format!("cuda:{} ({name})", self.ctx.ordinal())
     }
 
-    fn upload<T: Elem>(&self, host: &[T]) -> Result<CudaSlice<T>> {
+    fn upload<T: Elem>(&self, host: &[T]) -> Result<CudaBuf<T>> {
         if host.is_empty() {
-            // cudarc cannot allocate zero bytes; a one-element buffer is never read.
             return self.zeros(0);
         }
-        self.stream
+        let slice = self
+            .stream
             .clone_htod(host)
-            .map_err(|e| dev_err("copying to the GPU", e))
+            .map_err(|e| dev_err("copying to the GPU", e))?;
+        Ok(CudaBuf {
+            slice,
+            len: host.len(),
+        })
     }
 
-    fn zeros<T: Elem>(&self, len: usize) -> Result<CudaSlice<T>> {
-        self.stream
+    fn zeros<T: Elem>(&self, len: usize) -> Result<CudaBuf<T>> {
+        let slice = self
+            .stream
             .alloc_zeros::<T>(len.max(1))
-            .map_err(|e| dev_err(&format!("allocating {len} elements on the GPU"), e))
+            .map_err(|e| dev_err(&format!("allocating {len} elements on the GPU"), e))?;
+        Ok(CudaBuf { slice, len })
     }
 
-    fn len<T: Elem>(&self, buf: &CudaSlice<T>) -> usize {
-        buf.len()
+    fn len<T: Elem>(&self, buf: &CudaBuf<T>) -> usize {
+        buf.len
     }
 
-    fn download<T: Elem>(&self, buf: &CudaSlice<T>) -> Result<Vec<T>> {
-        self.stream
-            .clone_dtoh(buf)
-            .map_err(|e| dev_err("copying from the GPU", e))
+    fn download<T: Elem>(&self, buf: &CudaBuf<T>) -> Result<Vec<T>> {
+        let mut v = self
+            .stream
+            .clone_dtoh(&buf.slice)
+            .map_err(|e| dev_err("copying from the GPU", e))?;
+        v.truncate(buf.len);
+        Ok(v)
     }
 
-    fn launch(&self, kernel: &'static str, shape: Shape, args: &mut [Arg<'_, Self>]) -> Result<()> {
+    unsafe fn launch(
+        &self,
+        kernel: &'static str,
+        shape: Shape,
+        args: &mut [Arg<'_, Self>],
+    ) -> Result<()> {
         let f = self.function(kernel)?;
         if shape.smem > 48 * 1024 {
             use cudarc::driver::sys::CUfunction_attribute_enum::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES as MAX_DYN;
@@ -207,13 +228,13 @@ impl Gpu for CudaGpu {
         for a in args.iter_mut() {
             match a {
                 Arg::F(x) => {
-                    b.arg(*x);
+                    b.arg(&x.slice);
                 }
                 Arg::I(x) => {
-                    b.arg(*x);
+                    b.arg(&x.slice);
                 }
                 Arg::Out(x) => {
-                    b.arg(&mut **x);
+                    b.arg(&mut x.slice);
                 }
                 Arg::Null => {
                     b.arg(&NULL_PTR);
@@ -224,6 +245,9 @@ impl Gpu for CudaGpu {
                 Arg::Long(v) => {
                     b.arg(&*v);
                 }
+                Arg::Float(v) => {
+                    b.arg(&*v);
+                }
             }
         }
         let cfg = LaunchConfig {
@@ -231,9 +255,9 @@ impl Gpu for CudaGpu {
             block_dim: (shape.block, 1, 1),
             shared_mem_bytes: shape.smem,
         };
-        // SAFETY: sizes and indices were validated on the host before this launch, the
-        // arguments follow the kernel's signature, and cudarc keeps the buffers alive
-        // and ordered on this stream.
+        // SAFETY: the caller upholds `Gpu::launch`'s contract (sizes and indices checked
+        // on the host, the arguments in the kernel's signature order), and cudarc keeps the
+        // buffers alive and ordered on this stream.
         unsafe { b.launch(cfg) }.map_err(|e| dev_err(&format!("launching {kernel}"), e))?;
         Ok(())
     }

@@ -167,36 +167,42 @@ pub fn run<G: Gpu>(
         Storage::Bf16 => "fused_ig_bf16",
         Storage::F16 => "fused_ig_f16",
     };
-    gpu.launch(
-        kernel,
-        shape,
-        &mut [
-            Arg::I(&g.node_ptr),
-            Arg::I(&g.edge_ptr),
-            Arg::I(&g.in_ptr),
-            Arg::I(&g.in_src),
-            Arg::I(&g.out_ptr),
-            Arg::I(&g.out_dst),
-            Arg::I(&g.src),
-            Arg::I(&g.dst),
-            Arg::F(&g.x),
-            base.map_or(Arg::Null, Arg::F),
-            Arg::F(&job.model.params),
-            Arg::I(&job.model.dims),
-            Arg::F(&a),
-            Arg::F(&w),
-            Arg::Int(alphas.len() as i32),
-            Arg::I(targets),
-            Arg::Out(&mut out.attr),
-            Arg::Out(&mut out.delta),
-            Arg::Out(&mut out.f_in),
-            Arg::Out(&mut out.f_base),
-            Arg::Int(g.num_graphs as i32),
-            Arg::Int(if job.edges { 0 } else { 1 }),
-            Arg::Int(finish),
-            Arg::Int(pool),
-            Arg::Int(i32::from(job.shortcut)),
-        ],
-    )?;
+    // SAFETY: the parameters, targets, base and outputs were checked above; the graph
+    // structure comes from a validated batch, every target is a class of the model
+    // (validated with the configuration), and the shared memory holds the largest graph
+    // (`smem_bytes`, the layout the kernel reads).
+    unsafe {
+        gpu.launch(
+            kernel,
+            shape,
+            &mut [
+                Arg::I(&g.node_ptr),
+                Arg::I(&g.edge_ptr),
+                Arg::I(&g.in_ptr),
+                Arg::I(&g.in_src),
+                Arg::I(&g.out_ptr),
+                Arg::I(&g.out_dst),
+                Arg::I(&g.src),
+                Arg::I(&g.dst),
+                Arg::F(&g.x),
+                base.map_or(Arg::Null, Arg::F),
+                Arg::F(&job.model.params),
+                Arg::I(&job.model.dims),
+                Arg::F(&a),
+                Arg::F(&w),
+                Arg::Int(alphas.len() as i32),
+                Arg::I(targets),
+                Arg::Out(&mut out.attr),
+                Arg::Out(&mut out.delta),
+                Arg::Out(&mut out.f_in),
+                Arg::Out(&mut out.f_base),
+                Arg::Int(g.num_graphs as i32),
+                Arg::Int(if job.edges { 0 } else { 1 }),
+                Arg::Int(finish),
+                Arg::Int(pool),
+                Arg::Int(i32::from(job.shortcut)),
+            ],
+        )
+    }?;
     Ok(out)
 }

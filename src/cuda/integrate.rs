@@ -20,19 +20,22 @@ pub fn interpolate_features<G: Gpu>(
     if let Some(b) = base {
         need(gpu, b, len, "interpolate base")?;
     }
-    gpu.launch(
-        "interpolate_features",
-        Shape::per_item(gpu, steps * len),
-        &mut [
-            Arg::F(x),
-            base.map_or(Arg::Null, Arg::F),
-            Arg::F(alphas),
-            Arg::Out(out),
-            Arg::Int(len as i32),
-            Arg::Int(steps as i32),
-            Arg::Int(1),
-        ],
-    )
+    // SAFETY: x, alphas, out and base were checked for these sizes above.
+    unsafe {
+        gpu.launch(
+            "interpolate_features",
+            Shape::per_item(gpu, steps * len),
+            &mut [
+                Arg::F(x),
+                base.map_or(Arg::Null, Arg::F),
+                Arg::F(alphas),
+                Arg::Out(out),
+                Arg::Int(len as i32),
+                Arg::Int(steps as i32),
+                Arg::Int(1),
+            ],
+        )
+    }
 }
 
 /// `acc[j] += Σ_s weights[s] grad[s, j]`, one step after another.
@@ -47,17 +50,20 @@ pub fn accumulate_steps<G: Gpu>(
     need(gpu, grad, steps * len, "accumulate grad")?;
     need(gpu, weights, steps, "accumulate weights")?;
     need(gpu, acc, len, "accumulate acc")?;
-    gpu.launch(
-        "accumulate_steps",
-        Shape::per_item(gpu, len),
-        &mut [
-            Arg::F(grad),
-            Arg::F(weights),
-            Arg::Out(acc),
-            Arg::Long(len as i64),
-            Arg::Int(steps as i32),
-        ],
-    )
+    // SAFETY: grad, weights and acc were checked for these sizes above.
+    unsafe {
+        gpu.launch(
+            "accumulate_steps",
+            Shape::per_item(gpu, len),
+            &mut [
+                Arg::F(grad),
+                Arg::F(weights),
+                Arg::Out(acc),
+                Arg::Long(len as i64),
+                Arg::Int(steps as i32),
+            ],
+        )
+    }
 }
 
 /// How the summed gradient becomes an attribution.
@@ -83,20 +89,23 @@ pub fn finish_attribution<G: Gpu>(
     if let Some(d) = diff {
         need(gpu, d, len, "finish diff")?;
     }
-    gpu.launch(
-        "finish_attribution",
-        Shape::per_item(gpu, len),
-        &mut [
-            Arg::F(acc),
-            diff.map_or(Arg::Null, Arg::F),
-            Arg::Out(out),
-            Arg::Long(len as i64),
-            Arg::Int(match mode {
-                Finish::TimesDiff => 0,
-                Finish::Abs => 1,
-            }),
-        ],
-    )
+    // SAFETY: acc, out and diff were checked for `len` above.
+    unsafe {
+        gpu.launch(
+            "finish_attribution",
+            Shape::per_item(gpu, len),
+            &mut [
+                Arg::F(acc),
+                diff.map_or(Arg::Null, Arg::F),
+                Arg::Out(out),
+                Arg::Long(len as i64),
+                Arg::Int(match mode {
+                    Finish::TimesDiff => 0,
+                    Finish::Abs => 1,
+                }),
+            ],
+        )
+    }
 }
 
 /// Per graph: Σ attributions − (F(input) − F(baseline)).
@@ -120,33 +129,25 @@ pub fn convergence_delta<G: Gpu>(
     need(gpu, logp_base, num_graphs * classes, "delta logp_base")?;
     need(gpu, target, num_graphs, "delta target")?;
     need(gpu, delta, num_graphs, "delta out")?;
-    gpu.launch(
-        "convergence_delta",
-        Shape::per_warp_item(gpu, num_graphs),
-        &mut [
-            Arg::I(ptr),
-            Arg::F(attr),
-            Arg::Int(width as i32),
-            Arg::F(logp_in),
-            Arg::F(logp_base),
-            Arg::I(target),
-            Arg::Int(classes as i32),
-            Arg::Out(delta),
-            Arg::Int(num_graphs as i32),
-        ],
-    )
-}
-
-/// `a ⊙ b`, elementwise, as a new buffer (the `finish_attribution` kernel's product).
-pub fn elementwise_product<G: Gpu>(
-    gpu: &G,
-    a: &G::Buf<f32>,
-    b: &G::Buf<f32>,
-    len: usize,
-) -> Result<G::Buf<f32>> {
-    let mut out = gpu.zeros::<f32>(len)?;
-    finish_attribution(gpu, a, Some(b), Finish::TimesDiff, len, &mut out)?;
-    Ok(out)
+    // SAFETY: the buffers were checked above; ptr comes from a validated batch and every
+    // target is a class of the model (validated with the configuration).
+    unsafe {
+        gpu.launch(
+            "convergence_delta",
+            Shape::per_warp_item(gpu, num_graphs),
+            &mut [
+                Arg::I(ptr),
+                Arg::F(attr),
+                Arg::Int(width as i32),
+                Arg::F(logp_in),
+                Arg::F(logp_base),
+                Arg::I(target),
+                Arg::Int(classes as i32),
+                Arg::Out(delta),
+                Arg::Int(num_graphs as i32),
+            ],
+        )
+    }
 }
 
 /// `sum += Σ_s (grad[s] − shift)`, `sq += Σ_s (grad[s] − shift)²`, samples in order;
@@ -164,18 +165,21 @@ pub fn accumulate_moments<G: Gpu>(
     need(gpu, shift, len, "moments shift")?;
     need(gpu, sum, len, "moments sum")?;
     need(gpu, sq, len, "moments sq")?;
-    gpu.launch(
-        "accumulate_moments",
-        Shape::per_item(gpu, len),
-        &mut [
-            Arg::F(grad),
-            Arg::F(shift),
-            Arg::Out(sum),
-            Arg::Out(sq),
-            Arg::Long(len as i64),
-            Arg::Int(samples as i32),
-        ],
-    )
+    // SAFETY: grad, shift, sum and sq were checked for these sizes above.
+    unsafe {
+        gpu.launch(
+            "accumulate_moments",
+            Shape::per_item(gpu, len),
+            &mut [
+                Arg::F(grad),
+                Arg::F(shift),
+                Arg::Out(sum),
+                Arg::Out(sq),
+                Arg::Long(len as i64),
+                Arg::Int(samples as i32),
+            ],
+        )
+    }
 }
 
 /// The SmoothGrad mean (`variance` false) or the VarGrad variance of `samples` samples
@@ -195,17 +199,20 @@ pub fn finish_moments<G: Gpu>(
     need(gpu, sum, len, "moments sum")?;
     need(gpu, sq, len, "moments sq")?;
     need(gpu, out, len, "moments out")?;
-    gpu.launch(
-        "finish_moments",
-        Shape::per_item(gpu, len),
-        &mut [
-            Arg::F(shift),
-            Arg::F(sum),
-            Arg::F(sq),
-            Arg::Out(out),
-            Arg::Long(len as i64),
-            Arg::Int(samples as i32),
-            Arg::Int(i32::from(variance)),
-        ],
-    )
+    // SAFETY: shift, sum, sq and out were checked for `len` above.
+    unsafe {
+        gpu.launch(
+            "finish_moments",
+            Shape::per_item(gpu, len),
+            &mut [
+                Arg::F(shift),
+                Arg::F(sum),
+                Arg::F(sq),
+                Arg::Out(out),
+                Arg::Long(len as i64),
+                Arg::Int(samples as i32),
+                Arg::Int(i32::from(variance)),
+            ],
+        )
+    }
 }

@@ -76,7 +76,12 @@ impl Gpu for InterpretGpu {
         Ok(buf.data.clone())
     }
 
-    fn launch(&self, kernel: &'static str, shape: Shape, args: &mut [Arg<'_, Self>]) -> Result<()> {
+    unsafe fn launch(
+        &self,
+        kernel: &'static str,
+        shape: Shape,
+        args: &mut [Arg<'_, Self>],
+    ) -> Result<()> {
         let entry = INTERPRET_KERNELS
             .iter()
             .find(|(name, _)| *name == kernel)
@@ -92,6 +97,7 @@ impl Gpu for InterpretGpu {
                 Arg::Null => 0,
                 Arg::Int(v) => *v as u32 as u64,
                 Arg::Long(v) => *v as u64,
+                Arg::Float(v) => u64::from(v.to_bits()),
             })
             .collect();
         // What each argument is (1 = pointer, else its size), checked against the kernel's
@@ -100,7 +106,7 @@ impl Gpu for InterpretGpu {
             .iter()
             .map(|a| match a {
                 Arg::F(_) | Arg::I(_) | Arg::Out(_) | Arg::Null => 1,
-                Arg::Int(_) => 4,
+                Arg::Int(_) | Arg::Float(_) => 4,
                 Arg::Long(_) => 8,
             })
             .collect();
@@ -108,10 +114,11 @@ impl Gpu for InterpretGpu {
             .iter_mut()
             .map(|s| s as *mut u64 as *mut c_void)
             .collect();
-        // SAFETY: the host code validated every size and index before this launch; each
-        // buffer outlives the call (borrowed by `args`), outputs are borrowed mutably, and
-        // the slots hold one value per kernel parameter in signature order (the entry checks
-        // their number and kinds against the kernel's signature before reading them).
+        // SAFETY: the caller upholds `Gpu::launch`'s contract (sizes and indices checked
+        // before the launch); each buffer outlives the call (borrowed by `args`), outputs
+        // are borrowed mutably, and the slots hold one value per kernel parameter in
+        // signature order (the entry checks their number and kinds against the kernel's
+        // signature before reading them; a 4-byte value sits in the low bytes of its slot).
         unsafe {
             entry(
                 shape.grid,

@@ -28,6 +28,8 @@ pub enum Arg<'a, G: Gpu + ?Sized> {
     Int(i32),
     /// A `long long`.
     Long(i64),
+    /// A `float`.
+    Float(f32),
 }
 
 /// A launch shape: blocks of `block` threads, up to `grid` blocks, `smem` bytes of
@@ -79,7 +81,23 @@ pub trait Gpu {
     /// Copies a device buffer back to the host (waits for pending work).
     fn download<T: Elem>(&self, buf: &Self::Buf<T>) -> Result<Vec<T>>;
     /// Launches `kernel` (a name from `kernels/`) with `args` in signature order.
-    fn launch(&self, kernel: &'static str, shape: Shape, args: &mut [Arg<'_, Self>]) -> Result<()>;
+    ///
+    /// # Safety
+    ///
+    /// The kernel reads and writes its buffers at the indices its arguments imply, with
+    /// no checks of its own. The caller must ensure that
+    /// 1. `args` match the kernel's parameters in number, order and kind (pointer,
+    ///    `int`, `long long`, `float`);
+    /// 2. every buffer holds at least the elements the kernel reads or writes for these
+    ///    sizes (checked with [`need`] before the launch);
+    /// 3. every index the kernel reads from a buffer (graph structure, targets, centres)
+    ///    lies within the buffers it indexes.
+    unsafe fn launch(
+        &self,
+        kernel: &'static str,
+        shape: Shape,
+        args: &mut [Arg<'_, Self>],
+    ) -> Result<()>;
     /// Bytes the activations of one chunk may use by default.
     fn default_budget(&self) -> Result<usize>;
     /// The memory budget of a run: `requested`, or else [`Gpu::default_budget`].

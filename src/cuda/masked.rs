@@ -1,27 +1,30 @@
 //! Forward passes of masked variants of every graph on the device (see
 //! [`crate::forward`]); mirrors `cpu::masked`.
 //!
-//! The variants of a chunk's graphs run as the steps of one layered forward pass, with
-//! per-(variant, edge) weights; the graph structure is uploaded once per chunk. Chunks
-//! (and, for a large graph, runs of variants) fit the memory budget.
+//! The variants of a chunk's graphs run as the steps of one forward pass of
+//! [`crate::nn::Network`], with per-(variant, edge) mask values; the graph structure is
+//! uploaded once per chunk. Chunks (and, for a large graph, runs of variants) fit the
+//! memory budget.
 
 use super::attribute::plan;
+use super::backend::GpuBackend;
 use super::launch::Gpu;
-use super::message_passing::Weights;
-use super::network::{forward, DeviceGraphs, DeviceModel};
+use super::network::DeviceGraphs;
 use crate::forward::MaskedInputs;
-use crate::{GraphBatch, GraphConvNet, Result};
+use crate::nn::{Instances, Mask, Network};
+use crate::{GraphBatch, Model, Result};
 
-/// The log-probabilities `[G, S, C]` of every variant of every graph (f32 arithmetic,
-/// returned as f64). The inputs must have been validated against the batch.
+/// The output rows `[G, S, C]` of every variant of every graph (f32 arithmetic, returned
+/// as f64). The inputs must have been validated against the batch.
 pub fn masked_log_probs<G: Gpu>(
     gpu: &G,
-    model: &GraphConvNet,
+    model: &Model,
     batch: &GraphBatch,
     inputs: &MaskedInputs,
     memory_budget: Option<usize>,
 ) -> Result<Vec<f64>> {
-    let dm = DeviceModel::upload(gpu, model)?;
+    let b = GpuBackend::new(gpu);
+    let net = Network::new(&b, model)?;
     let budget = gpu.budget(memory_budget)?;
     let (s, e_all, n_all) = (inputs.variants, batch.num_edges(), batch.num_nodes());
     let (c, f) = (model.num_classes(), batch.num_features());
@@ -32,10 +35,10 @@ pub fn masked_log_probs<G: Gpu>(
     for (range, per_launch) in plan(model, batch, s, budget)? {
         let sub = batch.subset(range.clone())?;
         let dg = DeviceGraphs::upload(gpu, &sub)?;
+        let st = net.structure(&b, &dg)?;
         let (gn, n) = (sub.num_graphs(), sub.num_nodes());
         let edges = batch.edge_ptr()[range.start]..batch.edge_ptr()[range.end];
         let nodes = batch.node_ptr()[range.start]..batch.node_ptr()[range.end];
-        let no_target = gpu.upload(&vec![0i32; gn])?;
         let mut v0 = 0;
         while v0 < s {
             let v1 = (v0 + per_launch).min(s);
@@ -56,14 +59,13 @@ pub fn masked_log_probs<G: Gpu>(
                     }
                 }
             }
-            let ones = gpu.upload(&vec![1.0f32; count])?;
             let ew = gpu.upload(&ew)?;
-            let w = Weights {
-                step: &ones,
-                edge: Some(&ew),
+            let inst = Instances {
+                graph: &dg,
+                steps: count,
             };
-            let act = forward(gpu, &dm, &dg, count, gpu.upload(&h0)?, w, &no_target, false)?;
-            let lp = gpu.download(&act.logp)?;
+            let rows = net.outputs(&b, inst, &st, gpu.upload(&h0)?, Mask::Edge(&ew))?;
+            let lp = gpu.download(&rows)?;
             // Rows are variant-major within the launch: row = (v − v0) · gn + k.
             for v in v0..v1 {
                 for k in 0..gn {

@@ -9,15 +9,21 @@
 //!   It proves the logic of kernels and host code, not speed and not the
 //!   GPU's memory model; never take timings from it.
 //!
-//! The modules mirror `src/cpu/` op by op: [`dense`], [`message_passing`],
-//! [`pooling`], [`network`], [`attribute`], [`cam`] and [`excitation`].
+//! [`backend`] implements [`crate::nn::Backend`] over any [`launch::Gpu`], so the network
+//! written once in [`crate::nn`] runs every model on the device: f32, every step of every
+//! graph of a chunk in one launch per primitive. The launch wrappers come one module per
+//! kernel file ([`dense`], [`elementwise`], [`attention`], [`message_passing`],
+//! [`pooling`], [`cam`], [`integrate`]); [`attribute`], [`cam`] and [`masked`] run the
+//! methods, mirroring `src/cpu/`; [`fused`] runs the tutorial family's fused kernel.
 
+pub mod attention;
 pub mod attribute;
+pub mod backend;
 pub mod cam;
 pub mod dense;
 #[cfg(feature = "cuda")]
 pub mod driver;
-pub mod excitation;
+pub mod elementwise;
 pub mod fused;
 pub mod integrate;
 #[cfg(feature = "interpret")]

@@ -19,16 +19,19 @@ pub fn code(storage: Storage) -> i32 {
 pub fn round_through<G: Gpu>(gpu: &G, x: &[f32], storage: Storage) -> Result<Vec<f32>> {
     let input = gpu.upload(x)?;
     let mut out = gpu.zeros::<f32>(x.len())?;
-    gpu.launch(
-        "round_through_storage",
-        Shape::per_item(gpu, x.len()),
-        &mut [
-            Arg::F(&input),
-            Arg::Out(&mut out),
-            Arg::Long(x.len() as i64),
-            Arg::Int(code(storage)),
-        ],
-    )?;
+    // SAFETY: input and out hold `x.len()` values.
+    unsafe {
+        gpu.launch(
+            "round_through_storage",
+            Shape::per_item(gpu, x.len()),
+            &mut [
+                Arg::F(&input),
+                Arg::Out(&mut out),
+                Arg::Long(x.len() as i64),
+                Arg::Int(code(storage)),
+            ],
+        )
+    }?;
     let mut v = gpu.download(&out)?;
     v.truncate(x.len());
     Ok(v)

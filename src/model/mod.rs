@@ -653,8 +653,8 @@ impl Model {
         body_ok && head_ok && self.output == Output::LogSoftmax && self.task == Task::Graph
     }
 
-    /// The tutorial family's parts, borrowed, or `None` for any other model. The CUDA
-    /// and interpret paths run this family only (the CPU path runs every model).
+    /// The tutorial family's parts, borrowed, or `None` for any other model (the GPU's
+    /// fused kernel runs this family only; every path runs every model).
     pub fn tutorial_parts(&self) -> Option<TutorialParts<'_>> {
         if !self.tutorial {
             return None;
@@ -685,14 +685,13 @@ impl Model {
         })
     }
 
-    /// The tutorial family's parts, or an error that names `device` and the model's
-    /// shape (the CUDA and interpret paths run only this family for now).
-    pub fn require_tutorial(&self, device: &str) -> Result<TutorialParts<'_>> {
+    /// The tutorial family's parts, or an error that names `what` (the fused kernel) and
+    /// the model's shape.
+    pub fn require_tutorial(&self, what: &str) -> Result<TutorialParts<'_>> {
         self.tutorial_parts().ok_or_else(|| {
             Error::Device(format!(
-                "{device} runs only the tutorial family (GraphConv + ReLU blocks, a pool, \
-                 lin1, ReLU, lin2, log_softmax) for now; this model is {} ({} task): \
-                 explain it with --device cpu",
+                "internal error: {what} runs only the tutorial family (GraphConv + ReLU blocks, \
+                 a pool, lin1, ReLU, lin2, log_softmax); this model is {} ({} task)",
                 self.describe(),
                 match self.task {
                     Task::Graph => "graph",

@@ -5,11 +5,13 @@
 //! - [`structure`]: the coefficients a conv takes from the graph structure alone;
 //! - [`network`]: a [`crate::Model`] prepared on a backend, its forward pass and its
 //!   backward pass to the node features and the edge mask;
-//! - [`excitation`]: Excitation Backprop and its contrastive variant.
+//! - [`excitation`]: Excitation Backprop and its contrastive variant;
+//! - [`scores`]: the node-level methods (Grad-CAM, the contrastive gradient, EB, c-EB).
 
 pub mod backend;
 pub mod excitation;
 pub mod network;
+pub mod scores;
 pub mod structure;
 
 pub use backend::{Backend, Coef, HostStructure, Instances, Loops, Mask, Seed};
