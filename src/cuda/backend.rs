@@ -28,11 +28,6 @@ impl<'g, G: Gpu> GpuBackend<'g, G> {
     pub fn new(gpu: &'g G) -> Self {
         GpuBackend { gpu }
     }
-
-    /// The device.
-    pub fn gpu(&self) -> &'g G {
-        self.gpu
-    }
 }
 
 /// An index buffer on the device (one class per graph), with the host's copy its

@@ -35,16 +35,6 @@ impl<G: Gpu> DeviceWeight<G> {
             in_dim,
         })
     }
-
-    /// Output width.
-    pub fn out_dim(&self) -> usize {
-        self.out_dim
-    }
-
-    /// Input width.
-    pub fn in_dim(&self) -> usize {
-        self.in_dim
-    }
 }
 
 /// A second input and its weights, added to a dense layer's product.
