@@ -46,29 +46,10 @@ pub fn random_model(
     GraphConvNet::tutorial(convs, lin1, lin2, pool).expect("a valid tutorial model")
 }
 
-/// The tutorial model's parts: its GraphConvs, `lin1` and `lin2`.
+/// The tutorial model's parts: its GraphConvs, `lin1` and `lin2` ([`GraphConvNet::tutorial_parts`]).
 pub fn tutorial_parts(m: &GraphConvNet) -> (Vec<&GraphConv>, &Linear, &Linear) {
-    let convs = m
-        .body
-        .iter()
-        .filter_map(|o| match o {
-            Op::Conv {
-                conv: Conv::Graph(c),
-                ..
-            } => Some(c),
-            _ => None,
-        })
-        .collect();
-    let lins: Vec<&Linear> = m
-        .head
-        .iter()
-        .filter_map(|o| match o {
-            Op::Linear { lin, .. } => Some(lin),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(lins.len(), 2, "the tutorial head has lin1 and lin2");
-    (convs, lins[0], lins[1])
+    let t = m.tutorial_parts().expect("a tutorial-family model");
+    (t.convs, t.lin1, t.lin2)
 }
 
 /// One random graph: `n` nodes with features in [-1, 1], `e` random edges (self-loops allowed).
