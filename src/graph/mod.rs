@@ -11,6 +11,7 @@
 mod builder;
 pub mod khop;
 pub mod pyg;
+pub mod source;
 pub mod targets;
 pub mod tu;
 
