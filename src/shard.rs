@@ -5,8 +5,9 @@
 //!   that graphs without edges count too) crosses k/N of the total: deterministic,
 //!   and the same on every machine.
 //! - [`choose`] takes the shard from `--shard K/N`, or else from the scheduler's
-//!   environment: SLURM job arrays (`SLURM_ARRAY_TASK_ID` with
-//!   `SLURM_ARRAY_TASK_COUNT` or `_MIN`/`_MAX`/`_STEP`), SLURM multi-task steps
+//!   environment: SLURM job arrays (`SLURM_ARRAY_TASK_ID` of `--shards N`, or without
+//!   `--shards` of `SLURM_ARRAY_TASK_COUNT` or `_MIN`/`_MAX`/`_STEP`; `--shards` keeps
+//!   a resubmitted subset of the array on its shards), SLURM multi-task steps
 //!   (`SLURM_PROCID`/`SLURM_NTASKS`; inside an array the two combine), or a
 //!   Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, with `--shards N`).
 //! - A shard of output `OUT` is written to [`shard_path`]
@@ -130,7 +131,20 @@ pub fn choose(
             }),
         }
     };
-    let array = slurm_array(&num)?;
+    // With --shards N, an array task's id is its shard, whatever the array's size: a
+    // resubmitted subset (sbatch --array=2) still takes shard 2 of N.
+    let array = match (shards, num("SLURM_ARRAY_TASK_ID")?) {
+        (Some(n), Some(id)) => Some((
+            Shard::new(id, n).map_err(|_| {
+                Error::Config(format!(
+                    "SLURM_ARRAY_TASK_ID={id} is not below --shards {n} (array ids must be \
+                     0..{n})"
+                ))
+            })?,
+            format!("SLURM_ARRAY_TASK_ID={id} of --shards {n}"),
+        )),
+        _ => slurm_array(&num)?,
+    };
     let tasks = match (num("SLURM_PROCID")?, num("SLURM_NTASKS")?) {
         (Some(id), Some(n)) if n > 1 => Some((Shard::new(id, n)?, n)),
         _ => None,
@@ -358,6 +372,22 @@ mod tests {
             choose(None, None, &both).unwrap().unwrap().shard,
             Shard::new(3, 6).unwrap()
         );
+        // A resubmitted task of a 4-task array: --shards keeps it on shard 2 of 4.
+        let again = env(&[
+            ("SLURM_ARRAY_TASK_ID", "2"),
+            ("SLURM_ARRAY_TASK_COUNT", "1"),
+            ("SLURM_ARRAY_TASK_MIN", "2"),
+            ("SLURM_ARRAY_TASK_MAX", "2"),
+        ]);
+        assert_eq!(
+            choose(None, None, &again).unwrap().unwrap().shard,
+            Shard::new(0, 1).unwrap()
+        );
+        assert_eq!(
+            choose(None, Some(4), &again).unwrap().unwrap().shard,
+            Shard::new(2, 4).unwrap()
+        );
+        assert!(choose(None, Some(2), &again).is_err());
         let k8s = env(&[("JOB_COMPLETION_INDEX", "3")]);
         assert!(choose(None, None, &k8s).is_err());
         assert_eq!(

@@ -695,3 +695,104 @@ fn on_a_terminal_the_progress_bar_shows_from_the_start() {
     );
     assert!(out.exists());
 }
+
+/// A source that reads like its batch until a chunk reaches `fail_from`, then fails as
+/// a truncated input file would.
+struct TruncatedSource<'a> {
+    inner: graph_ig::graph::source::InMemory<'a>,
+    fail_from: std::sync::atomic::AtomicUsize,
+}
+
+impl graph_ig::graph::source::GraphSource for TruncatedSource<'_> {
+    fn num_graphs(&self) -> usize {
+        self.inner.num_graphs()
+    }
+    fn num_features(&self) -> usize {
+        self.inner.num_features()
+    }
+    fn edge_counts(&self) -> &[u32] {
+        self.inner.edge_counts()
+    }
+    fn node_counts(&self) -> &[u32] {
+        self.inner.node_counts()
+    }
+    fn load(&self, range: std::ops::Range<usize>) -> graph_ig::Result<graph_ig::GraphBatch> {
+        if range.end > self.fail_from.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Dataset {
+                path: "data/X_A.txt".into(),
+                message: format!("line 812: ends early (graph {})", range.end - 1),
+            });
+        }
+        self.inner.load(range)
+    }
+    fn fingerprint(&self) -> &str {
+        self.inner.fingerprint()
+    }
+    fn has_edge_gt(&self) -> bool {
+        self.inner.has_edge_gt()
+    }
+}
+
+#[test]
+fn a_truncated_input_keeps_the_finished_chunks_and_names_the_file() {
+    use graph_ig::graph::source::GraphSource;
+    let batch = generate(&SyntheticConfig {
+        num_graphs: 3 * CHUNK_GRAPHS + 5,
+        seed: 8,
+    })
+    .unwrap()
+    .batch;
+    let model = graph_ig::default_model::synthetic().unwrap();
+    let config = ExplainConfig {
+        steps: 4,
+        ..Default::default()
+    };
+    let source = TruncatedSource {
+        inner: graph_ig::graph::source::InMemory::new(&batch),
+        fail_from: (2 * CHUNK_GRAPHS + 1).into(),
+    };
+    let sweep = Sweep {
+        model: &model,
+        source: &source,
+        rows: 0..source.num_graphs(),
+        config: &config,
+        devices: vec![Device::Cpu],
+        metadata: BTreeMap::new(),
+        whole: None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.safetensors");
+    match sweep.run(&out, false, &|_| {}) {
+        Err(Error::Incomplete {
+            source: e,
+            kept,
+            total,
+            dir: partial,
+        }) => {
+            assert_eq!((kept, total), (2 * CHUNK_GRAPHS, batch.num_graphs()));
+            let msg = e.to_string();
+            assert!(msg.contains("X_A.txt") && msg.contains("line 812"), "{msg}");
+            assert!(partial.join("manifest.json").exists());
+        }
+        other => panic!("expected Error::Incomplete, got {other:?}"),
+    }
+    assert!(!out.exists());
+    // The input is whole again: the rerun resumes the two finished chunks.
+    source
+        .fail_from
+        .store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+    let summary = sweep.run(&out, false, &|_| {}).unwrap();
+    assert_eq!(summary.resumed_graphs, 2 * CHUNK_GRAPHS);
+    let reference = dir.path().join("ref.safetensors");
+    let whole = graph_ig::graph::source::InMemory::new(&batch);
+    Sweep {
+        source: &whole,
+        ..sweep
+    }
+    .run(&reference, false, &|_| {})
+    .unwrap();
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&reference).unwrap()
+    );
+}

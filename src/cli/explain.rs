@@ -55,11 +55,13 @@ pub struct ExplainArgs {
     /// target nodes), balanced by edge count, written to OUT_STEM.shard-K-of-N.safetensors.
     /// Without it, a SLURM array task (SLURM_ARRAY_TASK_ID), a SLURM multi-task step
     /// (SLURM_PROCID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with --shards)
-    /// takes its shard from the environment. `graph-ig merge` joins the shards.
+    /// takes its shard from the environment. `graph-ig merge` joins the shards
+    /// (docs/cluster.md).
     #[arg(long)]
     shard: Option<String>,
-    /// The number of shards, for a Kubernetes Indexed Job (its completions) whose
-    /// JOB_COMPLETION_INDEX gives the shard.
+    /// The number of shards when the scheduler gives the shard number: a SLURM array
+    /// task's SLURM_ARRAY_TASK_ID (0..N; a resubmitted subset of the array keeps its
+    /// shards) or a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (N = its completions).
     #[arg(long)]
     shards: Option<usize>,
     /// Graphs to explain, 0-based and half-open: A..B, A.. or ..B.

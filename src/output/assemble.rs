@@ -85,7 +85,10 @@ impl PartFile {
             let entry =
                 raw_entry(&v).ok_or_else(|| bad(format!("tensor {name}: bad header entry {v}")))?;
             let r = entry;
-            let (a, b) = (r.data_offsets.0 + 8 + n, r.data_offsets.1 + 8 + n);
+            let (a, b) = (
+                r.data_offsets.0.saturating_add(8 + n),
+                r.data_offsets.1.saturating_add(8 + n),
+            );
             let want = r
                 .shape
                 .iter()

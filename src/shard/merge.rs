@@ -181,21 +181,16 @@ impl Merge {
         }
         let have: Vec<usize> = shards.iter().map(|(s, _, _)| s.index).collect();
         if let Some(missing) = (0..n).find(|k| !have.contains(k)) {
-            let partial = shards.first().map(|(_, _, p)| {
-                let mut q = super::shard_path(
-                    &p.path.with_file_name(format!(
-                        "{}.safetensors",
-                        parse_shard_name(&p.path.file_name().unwrap_or_default().to_string_lossy())
-                            .map_or_else(String::new, |(stem, _)| stem)
-                    )),
-                    Shard {
-                        index: missing,
-                        count: n,
-                    },
-                )
-                .into_os_string();
-                q.push(".partial");
-                PathBuf::from(q)
+            // Its partial folder, beside the other shards, if it was started.
+            let partial = shards.first().and_then(|(_, _, p)| {
+                let name = p.path.file_name()?.to_string_lossy().into_owned();
+                let (stem, _) = parse_shard_name(&name)?;
+                let out = p.path.with_file_name(format!("{stem}.safetensors"));
+                let shard = Shard {
+                    index: missing,
+                    count: n,
+                };
+                Some(crate::sweep::partial_dir(&super::shard_path(&out, shard)))
             });
             let hint = match partial.filter(|p| p.exists()) {
                 Some(p) => format!(
