@@ -289,12 +289,8 @@ impl Sweep<'_> {
         remove_stale_temporaries(out, &dir);
         match self.sweep_chunks(out, &dir, restart, progress, stop) {
             Ok((mut summary, parts)) => {
-                let joined = parts
-                    .iter()
-                    .map(PartFile::open)
-                    .collect::<Result<Vec<_>>>()
-                    .and_then(|parts| {
-                        let plan = Plan::new(&parts, &self.metadata, out)?;
+                let joined = Plan::new(parts.iter().map(PartFile::open), &self.metadata, out)
+                    .and_then(|plan| {
                         plan.write_to(out)?;
                         Ok(plan.file_size())
                     });

@@ -195,27 +195,36 @@ fn join_of(name: &str, node_task: bool) -> Join {
     }
 }
 
-/// A checked plan for joining parts: the output layout and, per part, the shifts.
+/// What a plan keeps of one part: its path, and per tensor (in the plan's name
+/// order) its data range and the value added to its offsets or node ids. A few
+/// hundred bytes, so that joining thousands of chunks stays small.
 #[derive(Debug)]
-pub struct Plan<'a> {
-    parts: &'a [PartFile],
-    names: Vec<String>,
-    joins: Vec<Join>,
-    layout: Layout,
-    /// Per part: the value added to each tensor's offsets or node ids.
-    shifts: Vec<BTreeMap<String, i64>>,
+struct Compact {
+    path: PathBuf,
+    ranges: Vec<(u64, u64)>,
+    shifts: Vec<i64>,
 }
 
-impl<'a> Plan<'a> {
-    /// Checks that `parts` (in row order) hold the same tensors with compatible
-    /// shapes and plans their join into a file with `metadata`; `out` names the
-    /// output in errors.
+/// A checked plan for joining parts: the output layout and, per part, where its
+/// tensors lie and how they shift.
+#[derive(Debug)]
+pub struct Plan {
+    parts: Vec<Compact>,
+    joins: Vec<Join>,
+    layout: Layout,
+}
+
+impl Plan {
+    /// Checks that `parts` (in row order; read one at a time, e.g. as
+    /// `paths.map(PartFile::open)`) hold the same tensors with compatible shapes, and
+    /// plans their join into a file with `metadata`; `out` names the output in errors.
     pub fn new(
-        parts: &'a [PartFile],
+        parts: impl IntoIterator<Item = Result<PartFile>>,
         metadata: &BTreeMap<String, String>,
         out: &Path,
-    ) -> Result<Plan<'a>> {
-        let Some(first) = parts.first() else {
+    ) -> Result<Plan> {
+        let mut parts = parts.into_iter();
+        let Some(first) = parts.next().transpose()? else {
             return Err(Error::Config(format!(
                 "{}: no files to join",
                 out.display()
@@ -223,93 +232,89 @@ impl<'a> Plan<'a> {
         };
         let node_task = first.node_task();
         let names: Vec<String> = first.tensors.keys().cloned().collect();
-        let mismatch = |p: &PartFile, message: String| {
-            Error::Mismatch(format!(
-                "{} and {}: {message}; they are not parts of one run",
-                first.path.display(),
-                p.path.display()
-            ))
+        let joins: Vec<Join> = names.iter().map(|n| join_of(n, node_task)).collect();
+        let axis = |j: Join| match j {
+            Join::Pairs { .. } => 1,
+            _ => 0,
         };
-        for p in &parts[1..] {
+        let mut shapes: Vec<Vec<usize>> = names
+            .iter()
+            .map(|n| first.tensors[n].shape.clone())
+            .collect();
+        let mut compact = Vec::new();
+        // The running totals of nodes, edges and bonds before each part.
+        let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
+        let mut part = Some(first.clone());
+        while let Some(p) = part.take() {
+            let mismatch = |message: String| {
+                Error::Mismatch(format!(
+                    "{} and {}: {message}; they are not parts of one run",
+                    first.path.display(),
+                    p.path.display()
+                ))
+            };
             let theirs: Vec<&String> = p.tensors.keys().collect();
             if theirs != names.iter().collect::<Vec<_>>() {
-                return Err(mismatch(
-                    p,
-                    format!(
-                        "hold different tensors ({} against {})",
-                        names.join(", "),
-                        theirs
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ));
+                return Err(mismatch(format!(
+                    "hold different tensors ({} against {})",
+                    names.join(", "),
+                    theirs
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             }
-        }
-        let joins: Vec<Join> = names.iter().map(|n| join_of(n, node_task)).collect();
-        let mut shapes = Vec::with_capacity(names.len());
-        for (name, join) in names.iter().zip(&joins) {
-            let t0 = &first.tensors[name];
-            let mut shape = t0.shape.clone();
-            for (k, p) in parts.iter().enumerate() {
-                let t = &p.tensors[name];
-                let axis = match join {
-                    Join::Pairs { .. } => 1,
-                    _ => 0,
-                };
+            let later = !compact.is_empty();
+            let mut ranges = Vec::with_capacity(names.len());
+            let mut shifts = Vec::with_capacity(names.len());
+            for (k, (name, &join)) in names.iter().zip(&joins).enumerate() {
+                let (t0, t) = (&first.tensors[name], &p.tensors[name]);
+                let a = axis(join);
                 let fixed = |s: &[usize]| -> Vec<usize> {
                     s.iter()
                         .enumerate()
-                        .filter(|&(i, _)| i != axis)
+                        .filter(|&(i, _)| i != a)
                         .map(|(_, &d)| d)
                         .collect()
                 };
                 if t.dtype != t0.dtype
                     || t.shape.len() != t0.shape.len()
-                    || t.shape.len() <= axis
+                    || t.shape.len() <= a
                     || fixed(&t.shape) != fixed(&t0.shape)
-                    || (*join == Join::Offsets && (t.dtype != Dtype::I64 || t.shape[0] == 0))
+                    || (join == Join::Offsets && (t.dtype != Dtype::I64 || t.shape[0] == 0))
                     || (matches!(join, Join::Pairs { .. }) && t.dtype != Dtype::I64)
                 {
-                    return Err(mismatch(
-                        p,
-                        format!(
-                            "tensor {name} is {:?} {:?} in one and {:?} {:?} in the other",
-                            t0.dtype, t0.shape, t.dtype, t.shape
-                        ),
-                    ));
+                    return Err(mismatch(format!(
+                        "tensor {name} is {:?} {:?} in one and {:?} {:?} in the other",
+                        t0.dtype, t0.shape, t.dtype, t.shape
+                    )));
                 }
-                if k > 0 {
+                if later {
                     match join {
-                        Join::Offsets => shape[0] += t.shape[0] - 1,
-                        _ => shape[axis] += t.shape[axis],
+                        Join::Offsets => shapes[k][0] += t.shape[0] - 1,
+                        _ => shapes[k][a] += t.shape[a],
                     }
                 }
-            }
-            shapes.push(shape);
-        }
-        // Shifts: the running totals of nodes, edges and bonds before each part.
-        let mut shifts = Vec::with_capacity(parts.len());
-        let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
-        for p in parts {
-            let mut s = BTreeMap::new();
-            for (name, join) in names.iter().zip(&joins) {
-                let by = match (name.as_str(), join) {
-                    (_, Join::Offsets) => Some(name.as_str()),
-                    (_, Join::Pairs { shift: true }) => Some("node_ptr"),
+                let by = match join {
+                    Join::Offsets => Some(name.as_str()),
+                    Join::Pairs { shift: true } => Some("node_ptr"),
                     _ => None,
                 };
-                if let Some(by) = by {
-                    s.insert(name.clone(), totals.get(by).copied().unwrap_or(0));
-                }
+                shifts.push(by.and_then(|b| totals.get(b).copied()).unwrap_or(0));
+                ranges.push(t.range);
             }
             for name in ["node_ptr", "edge_ptr", "undirected_edge_ptr"] {
                 if p.tensors.contains_key(name) {
                     *totals.entry(name).or_insert(0) += p.last_i64(name)?;
                 }
             }
-            shifts.push(s);
+            compact.push(Compact {
+                path: p.path,
+                ranges,
+                shifts,
+            });
+            part = parts.next().transpose()?;
         }
         let entries: Vec<(&str, Dtype, &[usize])> = names
             .iter()
@@ -318,11 +323,9 @@ impl<'a> Plan<'a> {
             .collect();
         let layout = Layout::new(out, &entries, metadata)?;
         Ok(Plan {
-            parts,
-            names,
+            parts: compact,
             joins,
             layout,
-            shifts,
         })
     }
 
@@ -336,7 +339,6 @@ impl<'a> Plan<'a> {
         w.write_all(&self.layout.prefix)?;
         let mut buf = vec![0u8; BLOCK];
         for &k in &self.layout.order {
-            let name = &self.names[k];
             let join = self.joins[k];
             let rows = match join {
                 Join::Pairs { .. } => 2,
@@ -344,15 +346,15 @@ impl<'a> Plan<'a> {
             };
             for row in 0..rows {
                 for (i, p) in self.parts.iter().enumerate() {
-                    let t = &p.tensors[name];
-                    let len = (t.range.1 - t.range.0) / rows;
-                    let mut start = t.range.0 + row * len;
+                    let (a, b) = p.ranges[k];
+                    let len = (b - a) / rows;
+                    let mut start = a + row * len;
                     let end = start + len;
                     // Later parts' offsets drop their leading 0.
                     if join == Join::Offsets && i > 0 {
                         start += 8;
                     }
-                    let shift = self.shifts[i].get(name).copied().unwrap_or(0);
+                    let shift = p.shifts[k];
                     // A part that fails to read is named in the error.
                     let named = |e: std::io::Error| {
                         std::io::Error::new(e.kind(), format!("{}: {e}", p.path.display()))

@@ -238,8 +238,8 @@ impl Merge {
     }
 
     /// The join plan into `out` ([`Plan`]).
-    pub fn plan(&self, out: &Path) -> Result<Plan<'_>> {
-        Plan::new(&self.parts, &self.metadata, out)
+    pub fn plan(&self, out: &Path) -> Result<Plan> {
+        Plan::new(self.parts.iter().cloned().map(Ok), &self.metadata, out)
     }
 }
 
