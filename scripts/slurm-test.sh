@@ -16,7 +16,8 @@
 #    no output but its finished chunks.
 # 5. Stops the daemons it started.
 #
-# Settings (environment): GRAPH_IG_BIN (default target/debug/graph-ig, built if missing),
+# Settings (environment): GRAPH_IG_BIN (default target/debug/graph-ig, as `cargo test`
+# builds it with the test profile's optimisation; built so when missing),
 # SLURM_TEST_GRAPHS (default 0..4337, all of Mutagenicity), SLURM_TEST_STEPS (default 64),
 # SLURM_TEST_TIMEOUT (seconds per wait, default 300), SLURM_TEST_KEEP=1 keeps the work folder.
 set -euo pipefail
@@ -36,8 +37,8 @@ fail() {
 [ -f "$S" ] || fail "$S is missing (../shared must sit beside the checkout)"
 [ -f "$data/Mutagenicity_A.txt" ] || fail "Mutagenicity is missing at $data"
 if [ ! -x "$bin" ]; then
-    echo "== building $bin"
-    cargo build --quiet
+    echo "== building $bin (cargo build --profile test: optimised, as cargo test builds it)"
+    cargo build --quiet --profile test --bin graph-ig
 fi
 bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 

@@ -37,6 +37,20 @@ fn shard_file(dir: &Path, k: usize, n: usize) -> PathBuf {
     )
 }
 
+/// Merges `inputs` into `merged` and requires the unsharded file `full`, byte for byte.
+fn assert_merges_to(inputs: &[PathBuf], merged: &Path, full: &Path) {
+    let mut args = vec!["merge".to_string()];
+    args.extend(inputs.iter().map(|p| s(p).to_string()));
+    args.extend(["--out".to_string(), s(merged).to_string()]);
+    cli_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        std::fs::read(merged).unwrap() == std::fs::read(full).unwrap(),
+        "merging {inputs:?} gives {} = {}, byte for byte",
+        merged.display(),
+        full.display()
+    );
+}
+
 /// Replaces `from` by `to` (of the same length) in a file's header.
 fn patch_header(path: &Path, from: &str, to: &str) {
     assert_eq!(from.len(), to.len());
@@ -186,16 +200,10 @@ fn the_shard_comes_from_slurm_or_kubernetes() {
         assert!(err.contains(&format!("SLURM_ARRAY_TASK_ID={id}")), "{err}");
     }
     let merged = dir.path().join("m1.safetensors");
-    cli_ok(&[
-        "merge",
-        s(&shard_file(dir.path(), 0, 2)),
-        s(&shard_file(dir.path(), 1, 2)),
-        "--out",
-        s(&merged),
-    ]);
-    assert_eq!(
-        std::fs::read(&merged).unwrap(),
-        std::fs::read(&full).unwrap()
+    assert_merges_to(
+        &[shard_file(dir.path(), 0, 2), shard_file(dir.path(), 1, 2)],
+        &merged,
+        &full,
     );
 
     // A Kubernetes Indexed Job needs --shards.
@@ -208,11 +216,7 @@ fn the_shard_comes_from_slurm_or_kubernetes() {
         assert!(o.status.success(), "{}", text(&o.stderr));
     }
     let merged = dir.path().join("m2.safetensors");
-    cli_ok(&["merge", s(&dir.path().join("k8s")), "--out", s(&merged)]);
-    assert_eq!(
-        std::fs::read(&merged).unwrap(),
-        std::fs::read(&full).unwrap()
-    );
+    assert_merges_to(&[dir.path().join("k8s")], &merged, &full);
 
     // SLURM tasks of one step (srun -n 2).
     let steps = dir.path().join("steps/run.safetensors");
@@ -226,11 +230,7 @@ fn the_shard_comes_from_slurm_or_kubernetes() {
         );
     }
     let merged = dir.path().join("m3.safetensors");
-    cli_ok(&["merge", s(&dir.path().join("steps")), "--out", s(&merged)]);
-    assert_eq!(
-        std::fs::read(&merged).unwrap(),
-        std::fs::read(&full).unwrap()
-    );
+    assert_merges_to(&[dir.path().join("steps")], &merged, &full);
 }
 
 #[test]
@@ -419,16 +419,10 @@ fn shards_of_node_tasks_merge_to_the_unsharded_file() {
         );
     }
     let merged = dir.path().join("merged.safetensors");
-    cli_ok(&[
-        "merge",
-        s(&shard_file(dir.path(), 0, 2)),
-        s(&shard_file(dir.path(), 1, 2)),
-        "--out",
-        s(&merged),
-    ]);
-    assert_eq!(
-        std::fs::read(&merged).unwrap(),
-        std::fs::read(&full).unwrap()
+    assert_merges_to(
+        &[shard_file(dir.path(), 0, 2), shard_file(dir.path(), 1, 2)],
+        &merged,
+        &full,
     );
 }
 
