@@ -69,6 +69,14 @@ if [ -e "$data/Mutagenicity_A.txt" ]; then
 else
     echo "   warning: no Mutagenicity at $data; the sweep will be skipped"
 fi
+cora=$root/../shared/data/Planetoid/Cora.safetensors
+if [ -e "$cora" ]; then
+    mkdir -p "$gpu/data/Planetoid" "$gpu/models"
+    cp "$cora" "$gpu/data/Planetoid/"
+    cp tests/fixtures/zoo/models/cora_gcn.safetensors tests/fixtures/zoo/models/cora_gat.safetensors "$gpu/models/"
+else
+    echo "   warning: no Cora at $cora; the node-task rows will be skipped"
+fi
 cp scripts/gpu-run.sh "$gpu/run.sh"
 cp scripts/compare_outputs.py scripts/compare_json.py scripts/bench_peers.py scripts/tutorial_model.py "$gpu/"
 # captum is not installed on the GPU machine: its wheel travels (pure Python).

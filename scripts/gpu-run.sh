@@ -46,6 +46,27 @@ if [ -e "$GRAPH_IG_DATA/Mutagenicity_A.txt" ]; then
     row "cuda vs cpu sweep|$r|$(grep -m1 edge_attr "$out/compare.log" | cut -c1-60)"
 fi
 
+# Node tasks: every Cora node with the trained GCN and GAT, IG 50 steps, --wrt both
+# (docs/performance.md's CPU case), on the GPU and on the CPU, compared.
+cora=$gpu/data/Planetoid/Cora.safetensors
+if [ -e "$cora" ]; then
+    for m in cora_gcn cora_gat; do
+        for d in cuda cpu; do
+            o="$out/${m}_$d.safetensors"
+            if "$gpu/bin/graph-ig" explain --data "$cora" --model "$gpu/models/$m.safetensors" \
+                    --nodes all --wrt both --device "$d" --quiet --restart --out "$o" > "$o.log" 2>&1; then
+                t=$(grep -E "time:" "$o.log" | awk '{print $2}')
+                tps=$(grep -E "targets/second" "$o.log" | awk '{print $2}')
+                row "$m 2708 nodes on $d|${t}s|${tps} targets/s"
+            else
+                row "$m nodes on $d|FAIL|$(tail -1 "$o.log")"
+            fi
+        done
+        if python3 "$gpu/compare_outputs.py" "$out/${m}_cuda.safetensors" "$out/${m}_cpu.safetensors" > "$out/compare_$m.log" 2>&1; then r=agree; else r=DISAGREE; fi
+        row "$m cuda vs cpu|$r|$(grep -m1 edge_attr "$out/compare_$m.log" | cut -c1-60)"
+    done
+fi
+
 if "$gpu/bin/gpu" > "$out/bench_gpu.log" 2>&1; then
     # The short table shows all of Mutagenicity; the scaling rows are in bench_gpu.log.
     while read -r name graphs nodes edges steps width secs gps nsps; do
