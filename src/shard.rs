@@ -71,7 +71,8 @@ impl std::fmt::Display for Shard {
 }
 
 /// `range` cut into `count` contiguous parts balanced by `edges[g] + 1` per row.
-/// Parts may be empty when there are more shards than rows.
+/// Every part has at least one row when `range` has at least `count`; otherwise some
+/// are empty.
 pub fn balanced(edges: &[u32], range: Range<usize>, count: usize) -> Vec<Range<usize>> {
     let count = count.max(1);
     let w = |g: usize| u128::from(edges.get(g).copied().unwrap_or(0)) + 1;
@@ -90,6 +91,16 @@ pub fn balanced(edges: &[u32], range: Range<usize>, count: usize) -> Vec<Range<u
         cuts.push(g);
     }
     cuts.push(range.end);
+    // Every shard gets a row when there are enough: a graph heavier than a whole
+    // share must not leave its neighbours' shards empty.
+    if range.len() >= count {
+        for k in 1..count {
+            cuts[k] = cuts[k].max(cuts[k - 1] + 1);
+        }
+        for k in (1..count).rev() {
+            cuts[k] = cuts[k].min(cuts[k + 1] - 1);
+        }
+    }
     cuts.windows(2).map(|c| c[0]..c[1]).collect()
 }
 
@@ -318,6 +329,15 @@ mod tests {
             }
         }
         assert_eq!(balanced(&[], 0..0, 3), vec![0..0, 0..0, 0..0]);
+        // One graph heavier than every share: the others still get a row each.
+        assert_eq!(
+            balanced(&[1000, 1, 1, 1, 1], 0..5, 4),
+            vec![0..1, 1..2, 2..3, 3..5]
+        );
+        assert_eq!(
+            balanced(&[1, 1, 1, 1000], 0..4, 4),
+            vec![0..1, 1..2, 2..3, 3..4]
+        );
     }
 
     #[test]

@@ -437,6 +437,26 @@ fn bad_shard_arguments_are_named() {
         );
     }
     cli_fails(
+        &[
+            "explain",
+            "--graphs",
+            "0..3",
+            "--shard",
+            "0/5",
+            "--device",
+            "cpu",
+            "--steps",
+            "2",
+            "--out",
+            s(&out),
+        ],
+        &[
+            "shard 0/5",
+            "has nothing to explain",
+            "use at most 3 shards",
+        ],
+    );
+    cli_fails(
         &["explain", "--shards", "3", "--steps", "2", "--out", s(&out)],
         &["--shards 3 needs a shard number"],
     );

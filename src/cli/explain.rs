@@ -219,6 +219,19 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         Some(c) => {
             let r =
                 shard::balanced(source.edge_counts(), rows, c.shard.count)[c.shard.index].clone();
+            if r.is_empty() {
+                return Err(Error::Config(format!(
+                    "shard {} ({}) has nothing to explain: the selection {}..{} has only {} \
+                     rows for {} shards; use at most {} shards",
+                    c.shard,
+                    c.why,
+                    all_rows.start,
+                    all_rows.end,
+                    all_rows.len(),
+                    c.shard.count,
+                    all_rows.len()
+                )));
+            }
             noteln!(
                 "graph-ig: shard {} ({}): {} {}..{} of {}..{}, writing {}",
                 c.shard,
