@@ -12,8 +12,10 @@ mod builder;
 pub mod khop;
 pub mod pyg;
 pub mod source;
+mod stream;
 pub mod targets;
 pub mod tu;
+pub mod tu_stream;
 
 pub use builder::{GraphBatchBuilder, GraphParts};
 
