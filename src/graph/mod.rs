@@ -11,6 +11,7 @@
 mod builder;
 pub mod khop;
 pub mod pyg;
+pub mod pyg_stream;
 pub mod source;
 mod stream;
 pub mod targets;

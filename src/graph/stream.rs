@@ -27,7 +27,7 @@ fn checkpoints(counts: &[u32]) -> Vec<u64> {
     let mut out = Vec::with_capacity(counts.len() / CHECKPOINT + 2);
     let mut total = 0u64;
     for (g, &c) in counts.iter().enumerate() {
-        if g % CHECKPOINT == 0 {
+        if g.is_multiple_of(CHECKPOINT) {
             out.push(total);
         }
         total += c as u64;

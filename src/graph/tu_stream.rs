@@ -174,7 +174,7 @@ impl TuSource {
             };
             let g = gi.int(ln, text, &mut ints)?;
             if check.push(&gi, ln, g)? || ln == 1 {
-                if nodes.len() % CHECKPOINT == 0 {
+                if nodes.len().is_multiple_of(CHECKPOINT) {
                     rec.begin(at);
                 }
                 nodes.push(0);
