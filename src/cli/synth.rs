@@ -3,7 +3,7 @@
 use super::io::outln;
 use clap::Args;
 use graph_ig::synthetic::{self, SyntheticConfig};
-use graph_ig::Result;
+use graph_ig::{memory, Error, Result};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -23,12 +23,32 @@ pub struct SynthArgs {
     seed: u64,
 }
 
+/// Disk one molecule's TU text takes, about (a little more with more digits in the
+/// node ids: 2 million molecules take about 1.3 kB each).
+const BYTES_PER_MOLECULE: u64 = 1200;
+
 pub fn run(args: SynthArgs) -> Result<()> {
     if let Some(reason) = graph_ig::output::filesystem_refusal(&args.out) {
-        return Err(graph_ig::Error::Unwritable {
+        return Err(Error::Unwritable {
             path: args.out.clone(),
             reason,
         });
+    }
+    // The files grow with the count, memory does not: refuse what the disk cannot hold
+    // before writing (a disk that fills up anyway is an error that removes the files).
+    let needed = memory::product(&[args.num_graphs as u64, BYTES_PER_MOLECULE]);
+    if let Some(free) = graph_ig::output::free_space(&args.out) {
+        if needed > free {
+            return Err(Error::Config(format!(
+                "writing {} molecules needs about {} of disk in {}, but {} are free there; \
+                 ask for at most about {} molecules (--num-graphs)",
+                args.num_graphs,
+                memory::human(needed),
+                args.out.display(),
+                memory::human(free),
+                free / BYTES_PER_MOLECULE
+            )));
+        }
     }
     let c = synthetic::write_tu_streaming(
         &SyntheticConfig {
