@@ -115,6 +115,76 @@ impl std::str::FromStr for Device {
     }
 }
 
+/// Parses a device list: one device ([`Device::from_str`]), `cuda:all` (every GPU of
+/// this machine), `cuda:0,2` (those GPUs) or `interpret:K` (K emulated devices, so
+/// that the splitting of work across devices can be tested without a GPU). A sweep
+/// splits each chunk across the devices of the list, one host thread each.
+pub fn parse_devices(s: &str) -> Result<Vec<Device>> {
+    let bad = |why: String| {
+        Error::Config(format!(
+            "device list {s:?}: {why}; use cpu, cuda, cuda:N, cuda:all, cuda:0,2, interpret or \
+             interpret:K"
+        ))
+    };
+    if let Some(k) = s.strip_prefix("interpret:") {
+        let k: usize = k
+            .parse()
+            .map_err(|_| bad(format!("{k:?} is not a number of devices")))?;
+        if !(1..=64).contains(&k) {
+            return Err(bad(format!("{k} emulated devices (1 to 64)")));
+        }
+        return Ok(vec![Device::Interpret; k]);
+    }
+    if s == "cuda:all" {
+        #[cfg(feature = "cuda")]
+        {
+            if crate::cuda::driver::driver_present() {
+                let n = crate::cuda::driver::device_count();
+                if n > 0 {
+                    return Ok((0..n).map(Device::Cuda).collect());
+                }
+            }
+        }
+        return Err(Error::Device(format!(
+            "cuda:all: {}",
+            Device::why_no_gpu().unwrap_or_else(|| "no CUDA GPU found".into())
+        )));
+    }
+    if let Some(list) = s.strip_prefix("cuda:").filter(|l| l.contains(',')) {
+        let mut out = Vec::new();
+        for n in list.split(',') {
+            let n: usize = n
+                .trim()
+                .parse()
+                .map_err(|_| bad(format!("{n:?} is not a GPU ordinal")))?;
+            if out.contains(&Device::Cuda(n)) {
+                return Err(bad(format!("cuda:{n} is listed twice")));
+            }
+            out.push(Device::Cuda(n));
+        }
+        return Ok(out);
+    }
+    Ok(vec![s.parse()?])
+}
+
+/// A device list as [`parse_devices`] reads it: `cuda:0,2`, `interpret:2`, or one device.
+pub fn devices_name(devices: &[Device]) -> String {
+    match devices {
+        [d] => d.to_string(),
+        ds if ds.iter().all(|d| *d == Device::Interpret) => format!("interpret:{}", ds.len()),
+        ds => format!(
+            "cuda:{}",
+            ds.iter()
+                .map(|d| match d {
+                    Device::Cuda(n) => n.to_string(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    }
+}
+
 impl std::fmt::Display for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -56,12 +56,13 @@ pub mod model;
 pub mod nn;
 pub mod output;
 pub mod render;
+pub mod shard;
 pub mod sweep;
 pub mod synthetic;
 pub mod topk;
 pub mod tsne;
 
-pub use device::Device;
+pub use device::{devices_name, parse_devices, Device};
 pub use error::{Error, Result};
 pub use explain::{
     Adaptive, Attributions, ExplainConfig, GpuKernel, Method, NodeBaseline, Rule, Smoothing,

@@ -25,11 +25,12 @@
 //! Files are written atomically and byte for byte reproducibly ([`write_safetensors`]):
 //! the same run writes the same bytes.
 
+pub mod assemble;
 mod write;
 
 pub use write::{
     filesystem_refusal, free_space, is_no_space, is_temp_of, prepare_output, safetensors_bytes,
-    temp_path, write_atomic, write_error, write_safetensors,
+    temp_path, write_atomic, write_error, write_safetensors, Layout,
 };
 
 use crate::explain::undirected::aggregate_edge_directions;
@@ -197,10 +198,15 @@ pub struct ReadBack {
 }
 
 impl ReadBack {
-    /// Reads a file.
+    /// Reads a file; a folder of shard outputs (`graph-ig explain --shard`) is read as
+    /// the file that merging them writes ([`crate::shard::merge`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let bytes = if path.is_dir() {
+            crate::shard::merge::merged_bytes(&path)?
+        } else {
+            std::fs::read(&path).map_err(|e| Error::io(&path, e))?
+        };
         let r = ReadBack { path, bytes };
         r.parsed()?;
         Ok(r)

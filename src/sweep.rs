@@ -1,10 +1,16 @@
 //! A dataset-wide attribution sweep that writes as it goes and resumes.
 //!
-//! The graphs are processed in chunks ([`chunk_graphs`]). Each finished chunk
-//! is written atomically to `OUT.partial/chunk-START-END.safetensors`; a rerun
-//! with the same settings, model and data reuses the finished chunks and
-//! computes only the rest. When every chunk is done, the chunks are assembled
-//! into `OUT` (atomically) and the partial folder is removed.
+//! The graphs are read from a [`GraphSource`] and processed in chunks
+//! ([`chunk_graphs`]). Each finished chunk is written atomically to
+//! `OUT.partial/chunk-START-END.safetensors`; a rerun with the same settings, model
+//! and data reuses the finished chunks and computes only the rest. When every chunk is
+//! done, the chunk files are joined into `OUT` (atomically, streaming:
+//! [`crate::output::assemble`]) and the partial folder is removed. Only one chunk's
+//! graphs and results are in memory at a time, so a sweep's memory does not grow with
+//! the dataset.
+//! - Several devices ([`Sweep::devices`]): each chunk is split into balanced parts,
+//!   one per device, each run by its own host thread; the results are the same bits
+//!   as on one device, since every graph is computed on its own.
 //!
 //! - One writer per output: the sweep holds an exclusive lock on the partial folder
 //!   ([`lock`]); a second sweep on the same `OUT` fails at once with [`Error::Busy`] and
@@ -19,7 +25,10 @@
 
 pub mod lock;
 
+use crate::graph::source::GraphSource;
 use crate::memory;
+use crate::metrics::ground_truth_auc;
+use crate::output::assemble::{PartFile, Plan};
 use crate::output::{
     is_temp_of, prepare_output, result_tensors, safetensors_bytes, write_atomic, ReadBack,
 };
@@ -30,6 +39,7 @@ use crate::{
 use lock::{OutputLock, LOCK_FILE};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -41,11 +51,11 @@ pub const CHUNK_GRAPHS: usize = 256;
 /// fill the device with one launch sequence.
 pub const GPU_CHUNK_GRAPHS: usize = 8192;
 
-/// Graphs per chunk of a sweep on `device`.
-pub fn chunk_graphs(device: Device) -> usize {
-    match device {
-        Device::Cpu => CHUNK_GRAPHS,
-        _ => GPU_CHUNK_GRAPHS,
+/// Graphs per chunk of a sweep on `devices` (each GPU gets a full GPU chunk).
+pub fn chunk_graphs(devices: &[Device]) -> usize {
+    match devices {
+        [Device::Cpu] | [] => CHUNK_GRAPHS,
+        d => GPU_CHUNK_GRAPHS * d.len(),
     }
 }
 
@@ -53,14 +63,16 @@ pub fn chunk_graphs(device: Device) -> usize {
 pub struct Sweep<'a> {
     /// The model.
     pub model: &'a GraphConvNet,
-    /// The selected graphs.
-    pub batch: &'a GraphBatch,
-    /// The dataset index of `batch`'s first graph.
-    pub first_graph: usize,
+    /// The dataset (or, for node tasks, the target instances).
+    pub source: &'a dyn GraphSource,
+    /// The rows (graphs, or instances) of `source` to explain; the output's
+    /// `graph_index` holds their indices in `source`.
+    pub rows: Range<usize>,
     /// The attribution settings.
     pub config: &'a ExplainConfig,
-    /// Where to run.
-    pub device: Device,
+    /// Where to run: one device, or several that share each chunk (`cuda:all`,
+    /// `interpret:2`). The CPU is one device that uses every core.
+    pub devices: Vec<Device>,
     /// Metadata written into the output (method, rule, model hash, dataset, ...).
     pub metadata: BTreeMap<String, String>,
     /// Node tasks: the input graph the instances come from (`--method attention` reads
@@ -68,17 +80,42 @@ pub struct Sweep<'a> {
     pub whole: Option<&'a GraphBatch>,
 }
 
-/// What a finished sweep did.
-#[derive(Debug, Clone)]
+/// What a finished sweep did. The results themselves are in the output file.
+#[derive(Debug, Clone, Default)]
 pub struct SweepSummary {
-    /// The results of all graphs.
-    pub attributions: Attributions,
     /// Graphs in the output.
     pub graphs: usize,
     /// Graphs taken from an earlier, interrupted run.
     pub resumed_graphs: usize,
     /// Seconds spent computing in this run.
     pub seconds: f64,
+    /// The largest |completeness delta| over all graphs (0 when there is none).
+    pub max_abs_delta: f64,
+    /// The fewest and the most steps any graph used, when the method has steps.
+    pub steps: Option<(usize, usize)>,
+    /// The mean over graphs with marked edges of the ROC-AUC of |edge attribution|
+    /// against the ground truth, and the number of such graphs.
+    pub ground_truth: Option<(f64, usize)>,
+    /// Bytes of the output file.
+    pub bytes: u64,
+}
+
+impl SweepSummary {
+    /// Adds a chunk's results (as written, in f32) to the running figures.
+    fn add(&mut self, batch: &GraphBatch, a: &Attributions, auc_sum: &mut f64) {
+        self.max_abs_delta = self.max_abs_delta.max(a.max_abs_delta());
+        for s in a.edge_steps.iter().chain(a.node_steps.iter()).flatten() {
+            let (lo, hi) = self.steps.unwrap_or((*s, *s));
+            self.steps = Some((lo.min(*s), hi.max(*s)));
+        }
+        if let (Some(e), Some(gt)) = (&a.edge, batch.edge_gt()) {
+            if let Some(auc) = ground_truth_auc(e, gt, batch.edge_ptr()) {
+                *auc_sum += auc.mean_graph_auc * auc.graphs as f64;
+                let graphs = self.ground_truth.map_or(0, |g| g.1) + auc.graphs;
+                self.ground_truth = Some((*auc_sum / graphs as f64, graphs));
+            }
+        }
+    }
 }
 
 /// Hex SHA-256 of some bytes.
@@ -87,18 +124,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// A fingerprint of the data, so that a resumed sweep never mixes datasets.
-fn batch_fingerprint(b: &GraphBatch) -> String {
-    let mut h = Sha256::new();
-    h.update(bytemuck::cast_slice::<f32, u8>(b.features()));
-    h.update(bytemuck::cast_slice::<u32, u8>(b.src()));
-    h.update(bytemuck::cast_slice::<u32, u8>(b.dst()));
-    for p in b.node_ptr().iter().chain(b.edge_ptr()) {
-        h.update((*p as u64).to_le_bytes());
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The partial-results folder of output `out`: `OUT.partial`.
@@ -162,7 +187,7 @@ fn read_chunk(path: &Path, batch: &GraphBatch, num_classes: usize) -> Result<Att
     })
 }
 
-/// Host memory the results of a sweep over `batch` hold (the attributions in f64,
+/// Host memory the results of a chunk `batch` hold (the attributions in f64,
 /// the output tensors, and the bonds of the undirected view), for [`memory::check`].
 fn result_bytes(batch: &GraphBatch, config: &ExplainConfig, classes: usize) -> u64 {
     let (g, n, e, f) = (
@@ -235,38 +260,54 @@ impl Sweep<'_> {
         progress: &(dyn Fn(usize) + Sync),
         stop: &AtomicBool,
     ) -> Result<SweepSummary> {
-        self.config.validate(self.model, self.batch)?;
-        self.device.open()?;
-        self.device.supports_storage(self.config.storage)?;
-        let g = self.batch.num_graphs();
-        let c = self.model.num_classes();
-        let needed = result_bytes(self.batch, self.config, c);
-        memory::check(
-            || format!("holding the results of {g} graphs"),
-            needed,
-            || {
-                let fit = memory::available().map_or(0, |a| {
-                    (g as u128 * a as u128 / needed.max(1) as u128) as usize
-                });
-                format!(
-                    "explain fewer graphs at once with --graphs A..B (about {} would fit)",
-                    fit.max(1)
-                )
-            },
-        )?;
+        if self.devices.is_empty() {
+            return Err(Error::Device("a sweep needs at least one device".into()));
+        }
+        if self.rows.end > self.source.num_graphs() || self.rows.start > self.rows.end {
+            return Err(Error::Config(format!(
+                "rows {}..{} of a dataset of {} graphs",
+                self.rows.start,
+                self.rows.end,
+                self.source.num_graphs()
+            )));
+        }
+        // Settings and data errors come before any output is touched.
+        let chunk = chunk_graphs(&self.devices);
+        let first = self
+            .source
+            .load(self.rows.start..(self.rows.start + chunk).min(self.rows.end))?;
+        self.config.validate(self.model, &first)?;
+        drop(first);
+        for d in &self.devices {
+            d.open()?;
+            d.supports_storage(self.config.storage)?;
+        }
+        let g = self.rows.len();
         prepare_output(out)?;
         let dir = partial_dir(out);
         let lock = OutputLock::acquire(out, &dir)?;
         remove_stale_temporaries(out, &dir);
         match self.sweep_chunks(out, &dir, restart, progress, stop) {
-            Ok((summary, bytes)) => {
-                if let Err(e) = write_atomic(out, bytes.len() as u64, |f| f.write_all(&bytes)) {
-                    return Err(Error::Incomplete {
-                        source: Box::new(e),
-                        kept: g,
-                        total: g,
-                        dir,
+            Ok((mut summary, parts)) => {
+                let joined = parts
+                    .iter()
+                    .map(PartFile::open)
+                    .collect::<Result<Vec<_>>>()
+                    .and_then(|parts| {
+                        let plan = Plan::new(&parts, &self.metadata, out)?;
+                        plan.write_to(out)?;
+                        Ok(plan.file_size())
                     });
+                match joined {
+                    Ok(bytes) => summary.bytes = bytes,
+                    Err(e) => {
+                        return Err(Error::Incomplete {
+                            source: Box::new(e),
+                            kept: g,
+                            total: g,
+                            dir,
+                        })
+                    }
                 }
                 lock.remove_folder()?;
                 Ok(summary)
@@ -296,21 +337,32 @@ impl Sweep<'_> {
         }
     }
 
+    /// The fingerprint of a chunk file: the run's metadata, the data's hash, the rows
+    /// and the chunking. A resumed run reuses only chunks with the same fingerprint.
+    fn fingerprint(&self, chunk: usize) -> BTreeMap<String, String> {
+        let mut f = self.metadata.clone();
+        f.insert("data_sha256".into(), self.source.fingerprint().to_string());
+        f.insert("first_graph".into(), self.rows.start.to_string());
+        f.insert(
+            "rows".into(),
+            format!("{}..{}", self.rows.start, self.rows.end),
+        );
+        f.insert("chunk_graphs".into(), chunk.to_string());
+        f
+    }
+
     /// Checks or writes the manifest, then computes (or reuses) every chunk; returns
-    /// the summary and the bytes of the final file.
+    /// the summary and the chunk files in order.
     fn sweep_chunks(
         &self,
-        out: &Path,
+        _out: &Path,
         dir: &Path,
         restart: bool,
         progress: &(dyn Fn(usize) + Sync),
         stop: &AtomicBool,
-    ) -> Result<(SweepSummary, Vec<u8>)> {
-        let mut fingerprint = self.metadata.clone();
-        fingerprint.insert("data_sha256".into(), batch_fingerprint(self.batch));
-        fingerprint.insert("first_graph".into(), self.first_graph.to_string());
-        let chunk = chunk_graphs(self.device);
-        fingerprint.insert("chunk_graphs".into(), chunk.to_string());
+    ) -> Result<(SweepSummary, Vec<PathBuf>)> {
+        let chunk = chunk_graphs(&self.devices);
+        let fingerprint = self.fingerprint(chunk);
         let manifest = serde_json::to_string_pretty(&fingerprint).unwrap_or_default();
         let manifest_path = dir.join("manifest.json");
         let others = || -> Vec<PathBuf> {
@@ -363,12 +415,24 @@ impl Sweep<'_> {
             })?;
         }
 
-        let g = self.batch.num_graphs();
+        let rows = self.rows.clone();
+        let g = rows.len();
         let c = self.model.num_classes();
-        let mut all = Attributions::default();
-        let mut resumed = 0;
+        let mut summary = SweepSummary {
+            graphs: g,
+            ..Default::default()
+        };
+        let mut auc_sum = 0.0;
+        let mut parts = Vec::with_capacity(g.div_ceil(chunk.max(1)));
         let started = Instant::now();
-        for start in (0..g).step_by(chunk) {
+        // An empty selection still writes one (empty) chunk, so that the output has
+        // every tensor.
+        let starts: Vec<usize> = if g == 0 {
+            vec![rows.start]
+        } else {
+            rows.clone().step_by(chunk).collect()
+        };
+        for start in starts {
             if stop.load(Ordering::SeqCst) {
                 return Err(Error::Interrupted {
                     kept: graphs_on_disk(dir, g),
@@ -376,9 +440,9 @@ impl Sweep<'_> {
                     dir: dir.to_path_buf(),
                 });
             }
-            let end = (start + chunk).min(g);
-            let sub = self.batch.subset(start..end)?;
-            let path = chunk_path(dir, start, end);
+            let end = (start + chunk).min(rows.end);
+            let sub = self.source.load(start..end)?;
+            let path = chunk_path(dir, start - rows.start, end - rows.start);
             let done = if path.exists() {
                 // A chunk that cannot be read back is recomputed, never trusted.
                 read_chunk(&path, &sub, c).ok()
@@ -387,52 +451,81 @@ impl Sweep<'_> {
             };
             let attr = match done {
                 Some(a) => {
-                    resumed += end - start;
+                    summary.resumed_graphs += end - start;
                     progress(end - start);
                     a
                 }
                 None => {
-                    let a = match (self.config.method, self.whole) {
-                        (crate::Method::Attention(_), Some(whole)) => {
-                            let a = crate::attention::explain(
-                                self.model,
-                                &sub,
-                                self.config,
-                                Some(whole),
-                            )?;
-                            progress(sub.num_graphs());
-                            a
-                        }
-                        _ => explain_with_progress(
-                            self.model,
-                            &sub,
-                            self.config,
-                            self.device,
-                            progress,
-                        )?,
-                    };
-                    let tensors = result_tensors(&sub, &a, self.first_graph + start)?;
+                    self.config.validate(self.model, &sub)?;
+                    let needed = result_bytes(&sub, self.config, c);
+                    memory::check(
+                        || format!("holding the results of a chunk of {} graphs", end - start),
+                        needed,
+                        || "free some memory: a sweep holds one chunk of graphs at a time".into(),
+                    )?;
+                    let a = self.compute(&sub, progress)?;
+                    let tensors = result_tensors(&sub, &a, start)?;
                     let bytes = safetensors_bytes(&path, &tensors, &fingerprint)?;
+                    drop(tensors);
                     write_atomic(&path, bytes.len() as u64, |f| f.write_all(&bytes)).map_err(
-                        |e| with_run_estimate(e, bytes.len() as u64, end - start, g - end, g),
+                        |e| {
+                            with_run_estimate(e, bytes.len() as u64, end - start, rows.end - end, g)
+                        },
                     )?;
                     // What is written is what the final file holds: read it back in f32.
                     read_chunk(&path, &sub, c)?
                 }
             };
-            all.append(attr);
+            summary.add(&sub, &attr, &mut auc_sum);
+            parts.push(path);
         }
-        let tensors = result_tensors(self.batch, &all, self.first_graph)?;
-        let bytes = safetensors_bytes(out, &tensors, &self.metadata)?;
-        Ok((
-            SweepSummary {
-                attributions: all,
-                graphs: g,
-                resumed_graphs: resumed,
-                seconds: started.elapsed().as_secs_f64(),
-            },
-            bytes,
-        ))
+        summary.seconds = started.elapsed().as_secs_f64();
+        Ok((summary, parts))
+    }
+
+    /// The results of one chunk: on the single device, or split across the devices,
+    /// one host thread each.
+    fn compute(&self, sub: &GraphBatch, progress: &(dyn Fn(usize) + Sync)) -> Result<Attributions> {
+        if let (crate::Method::Attention(_), Some(whole)) = (self.config.method, self.whole) {
+            let a = crate::attention::explain(self.model, sub, self.config, Some(whole))?;
+            progress(sub.num_graphs());
+            return Ok(a);
+        }
+        let [device] = self.devices.as_slice() else {
+            let edges: Vec<u32> = sub
+                .edge_ptr()
+                .windows(2)
+                .map(|w| (w[1] - w[0]) as u32)
+                .collect();
+            let parts = crate::shard::balanced(&edges, 0..sub.num_graphs(), self.devices.len());
+            let results: Vec<Result<Attributions>> = std::thread::scope(|s| {
+                let handles: Vec<_> = self
+                    .devices
+                    .iter()
+                    .zip(parts)
+                    .map(|(&d, r)| {
+                        s.spawn(move || {
+                            let part = sub.subset(r)?;
+                            explain_with_progress(self.model, &part, self.config, d, progress)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(Error::Device("a device thread panicked".into()))
+                        })
+                    })
+                    .collect()
+            });
+            let mut all = Attributions::default();
+            for r in results {
+                all.append(r?);
+            }
+            return Ok(all);
+        };
+        explain_with_progress(self.model, sub, self.config, *device, progress)
     }
 }
 

@@ -97,10 +97,10 @@ fn results_too_large_for_memory_are_a_named_error_with_what_would_fit() {
     let out = dir.path().join("out.safetensors");
     let r = graph_ig::sweep::Sweep {
         model: &model,
-        batch: &batch,
-        first_graph: 0,
+        source: &graph_ig::graph::source::InMemory::new(&batch),
+        rows: 0..batch.num_graphs(),
         config: &config,
-        device: graph_ig::Device::Cpu,
+        devices: vec![graph_ig::Device::Cpu],
         metadata: Default::default(),
         whole: None,
     }
@@ -108,10 +108,9 @@ fn results_too_large_for_memory_are_a_named_error_with_what_would_fit() {
     graph_ig::memory::set_ceiling(None);
     let e = r.unwrap_err().to_string();
     for part in [
-        "holding the results of 200 graphs needs",
+        "holding the results of a chunk of 200 graphs needs",
         "64.0 KiB is available",
-        "--graphs A..B",
-        "would fit",
+        "one chunk of graphs at a time",
     ] {
         assert!(e.contains(part), "{part:?} in {e}");
     }

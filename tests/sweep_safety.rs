@@ -340,12 +340,13 @@ fn a_resumed_library_sweep_writes_the_bytes_of_an_uninterrupted_one() {
         steps: 8,
         ..Default::default()
     };
+    let source = graph_ig::graph::source::InMemory::new(&batch);
     let sweep = |tag: &str| Sweep {
         model: &model,
-        batch: &batch,
-        first_graph: 0,
+        source: &source,
+        rows: 0..batch.num_graphs(),
         config: &config,
-        device: Device::Cpu,
+        devices: vec![Device::Cpu],
         metadata: BTreeMap::from([("tag".to_string(), tag.to_string())]),
         whole: None,
     };

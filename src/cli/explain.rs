@@ -1,12 +1,13 @@
 //! `graph-ig explain`: the dataset-wide attribution sweep.
 
-use super::io::outln;
+use super::io::{noteln, outln};
 use super::progress::Progress;
 use clap::Args;
 use graph_ig::graph::khop::node_instances;
+use graph_ig::graph::source::{GraphSource, InMemory};
 use graph_ig::graph::targets::NodeSelection;
-use graph_ig::metrics::ground_truth_auc;
 use graph_ig::model::Task;
+use graph_ig::shard::{self, Shard};
 use graph_ig::sweep::Sweep;
 use graph_ig::{
     Adaptive, Error, ExplainConfig, Method, NodeBaseline, Pool, Result, Rule, Smoothing, Storage,
@@ -46,9 +47,21 @@ pub struct ExplainArgs {
     /// A card sets its own pooling.
     #[arg(long)]
     pool: Option<String>,
-    /// auto, cpu, cuda, cuda:N or interpret (the CUDA kernels run on the CPU, for testing).
+    /// auto, cpu, cuda, cuda:N or interpret (the CUDA kernels run on the CPU, for
+    /// testing); or several devices that share the work: cuda:all, cuda:0,2, interpret:K.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Explain only shard K of N (0-based): a contiguous range of the selected graphs (or
+    /// target nodes), balanced by edge count, written to OUT_STEM.shard-K-of-N.safetensors.
+    /// Without it, a SLURM array task (SLURM_ARRAY_TASK_ID), a SLURM multi-task step
+    /// (SLURM_PROCID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with --shards)
+    /// takes its shard from the environment. `graph-ig merge` joins the shards.
+    #[arg(long)]
+    shard: Option<String>,
+    /// The number of shards, for a Kubernetes Indexed Job (its completions) whose
+    /// JOB_COMPLETION_INDEX gives the shard.
+    #[arg(long)]
+    shards: Option<usize>,
     /// Graphs to explain, 0-based and half-open: A..B, A.. or ..B.
     #[arg(long)]
     graphs: Option<String>,
@@ -124,8 +137,15 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             reason,
         });
     }
-    let stop = super::signals::install(graph_ig::sweep::partial_dir(&args.out))?;
-    let device = super::open_device(&args.device)?;
+    let flag: Option<Shard> = args.shard.as_deref().map(str::parse).transpose()?;
+    let chosen = shard::choose(flag, args.shards, &|k| std::env::var(k).ok())?;
+    let out = match &chosen {
+        Some(c) => shard::shard_path(&args.out, c.shard),
+        None => args.out.clone(),
+    };
+    let stop = super::signals::install(graph_ig::sweep::partial_dir(&out))?;
+    let devices = super::open_devices(&args.device)?;
+    let device = graph_ig::devices_name(&devices);
 
     let dataset = args.src.dataset()?;
     let (model, model_label, model_sha) = args.src.model(&dataset)?;
@@ -144,10 +164,9 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         (false, p) => model.with_pool(p.unwrap_or_default()),
     };
     let pool_name = model.pool().map_or("none".to_string(), |p| p.to_string());
-    let (full, node_data) = args.src.data(&dataset, model.num_features())?;
     let mut extraction = None;
     let mut whole = None;
-    let (batch, range, selection) = match model.task {
+    let (source, rows, selection): (Box<dyn GraphSource>, _, _) = match model.task {
         Task::Node => {
             if args.graphs.is_some() {
                 return Err(Error::Config(
@@ -156,6 +175,7 @@ pub fn run(args: ExplainArgs) -> Result<()> {
                         .into(),
                 ));
             }
+            let (full, node_data) = args.src.data(&dataset, model.num_features())?;
             let spec = args.nodes.as_deref().unwrap_or("all");
             let sel: NodeSelection = spec.parse()?;
             let targets = sel.resolve(full.num_nodes(), |m| node_data.mask(m))?;
@@ -168,7 +188,11 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             extraction = Some(stats);
             let t = inst.num_graphs();
             whole = Some(full);
-            (inst, 0..t, ("nodes", spec.to_string()))
+            (
+                Box::new(InMemory::owned(inst)),
+                0..t,
+                ("nodes", spec.to_string()),
+            )
         }
         Task::Graph => {
             if let Some(n) = &args.nodes {
@@ -178,18 +202,39 @@ pub fn run(args: ExplainArgs) -> Result<()> {
                     model.describe()
                 )));
             }
+            let source = args.src.source(&dataset, model.num_features())?;
             let range = match &args.graphs {
-                Some(s) => graph_ig::args::graph_range(s, full.num_graphs())?,
-                None => 0..full.num_graphs(),
-            };
-            let batch = if range == (0..full.num_graphs()) {
-                full
-            } else {
-                full.subset(range.clone())?
+                Some(s) => graph_ig::args::graph_range(s, source.num_graphs())?,
+                None => 0..source.num_graphs(),
             };
             let sel = ("graphs", format!("{}..{}", range.start, range.end));
-            (batch, range, sel)
+            (source, range, sel)
         }
+    };
+    // A shard: its part of the selected rows.
+    let all_rows = rows.clone();
+    let rows = match &chosen {
+        Some(c) => {
+            let r =
+                shard::balanced(source.edge_counts(), rows, c.shard.count)[c.shard.index].clone();
+            noteln!(
+                "graph-ig: shard {} ({}): {} {}..{} of {}..{}, writing {}",
+                c.shard,
+                c.why,
+                if extraction.is_some() {
+                    "target rows"
+                } else {
+                    "graphs"
+                },
+                r.start,
+                r.end,
+                all_rows.start,
+                all_rows.end,
+                out.display()
+            );
+            r
+        }
+        None => rows,
     };
     let config = ExplainConfig {
         method,
@@ -231,7 +276,8 @@ pub fn run(args: ExplainArgs) -> Result<()> {
             "max_steps",
             adaptive.map_or("none".into(), |a| a.max_steps.to_string()),
         ),
-        ("device", device.to_string()),
+        ("device", device.clone()),
+        ("data_sha256", source.fingerprint().to_string()),
         (
             "smoothing",
             format!(
@@ -250,21 +296,29 @@ pub fn run(args: ExplainArgs) -> Result<()> {
         metadata.insert(k.to_string(), v);
     }
     metadata.insert(selection.0.to_string(), selection.1.clone());
+    if let Some(c) = &chosen {
+        for (k, v) in [
+            ("shard", c.shard.to_string()),
+            ("shard_rows", shard::range_text(&rows)),
+            ("shard_total_rows", shard::range_text(&all_rows)),
+        ] {
+            metadata.insert(k.to_string(), v);
+        }
+    }
     let sweep = Sweep {
         model: &model,
-        batch: &batch,
-        first_graph: range.start,
+        source: source.as_ref(),
+        rows: rows.clone(),
         config: &config,
-        device,
+        devices,
         metadata,
         whole: whole.as_ref(),
     };
-    let progress = Progress::start(batch.num_graphs() as u64, args.quiet);
-    let summary = sweep.run_until(&args.out, args.restart, &|k| progress.inc(k), &stop);
+    let progress = Progress::start(rows.len() as u64, args.quiet);
+    let summary = sweep.run_until(&out, args.restart, &|k| progress.inc(k), &stop);
     progress.finish();
     let summary = summary?;
 
-    let a = &summary.attributions;
     let computed = summary.graphs - summary.resumed_graphs;
     outln!(
         "graph-ig explain: {} on {dataset}, {} {}, device {device}",
@@ -302,22 +356,16 @@ pub fn run(args: ExplainArgs) -> Result<()> {
     if config.method.node_level() {
         outln!("  node scores:      node_score (no completeness delta for a node-level method)");
     } else {
-        outln!("  largest |delta|:  {:.3e}", a.max_abs_delta());
+        outln!("  largest |delta|:  {:.3e}", summary.max_abs_delta);
     }
-    if let Some(s) = a.edge_steps.as_ref().or(a.node_steps.as_ref()) {
-        let (lo, hi) = (s.iter().min().unwrap_or(&0), s.iter().max().unwrap_or(&0));
-        if config.adaptive.is_some() {
-            outln!("  steps per graph:  {lo}..={hi}");
-        }
+    if let (Some((lo, hi)), Some(_)) = (summary.steps, config.adaptive) {
+        outln!("  steps per graph:  {lo}..={hi}");
     }
-    if let (Some(e), Some(gt)) = (&a.edge, batch.edge_gt()) {
-        if let Some(auc) = ground_truth_auc(e, gt, batch.edge_ptr()) {
-            outln!(
-                "  ground truth:     ROC-AUC of |edge attribution| {:.4} (mean over {} graphs with marked edges), {:.4} pooled",
-                auc.mean_graph_auc, auc.graphs, auc.pooled_auc
-            );
-        }
+    if let Some((auc, graphs)) = summary.ground_truth {
+        outln!(
+            "  ground truth:     ROC-AUC of |edge attribution| {auc:.4} (mean over {graphs} graphs with marked edges; graph-ig eval gives the pooled AUC)"
+        );
     }
-    outln!("  wrote:            {}", args.out.display());
+    outln!("  wrote:            {}", out.display());
     Ok(())
 }

@@ -5,6 +5,7 @@ pub mod embed;
 pub mod eval;
 pub mod explain;
 pub mod io;
+pub mod merge;
 pub mod progress;
 pub mod render;
 pub mod signals;
@@ -63,15 +64,32 @@ pub fn check_tu_files(dir: &std::path::Path, name: &str) -> Result<()> {
 /// GPU is reported before any work); `auto` says on stderr when it falls back to the CPU.
 /// Shared by `explain` and `eval`.
 pub fn open_device(arg: &str) -> Result<graph_ig::Device> {
-    let (device, note) = match arg {
-        "auto" => graph_ig::Device::auto()?,
-        d => (d.parse()?, None),
+    match open_devices(arg)?.as_slice() {
+        [d] => Ok(*d),
+        _ => Err(Error::Config(format!(
+            "--device {arg}: this command runs on one device (a list such as cuda:all is for \
+             explain)"
+        ))),
+    }
+}
+
+/// The devices of `--device`: [`open_device`]'s forms, or a list (`cuda:all`,
+/// `cuda:0,2`, `interpret:K`), each opened.
+pub fn open_devices(arg: &str) -> Result<Vec<graph_ig::Device>> {
+    let (devices, note) = match arg {
+        "auto" => {
+            let (d, note) = graph_ig::Device::auto()?;
+            (vec![d], note)
+        }
+        d => (graph_ig::parse_devices(d)?, None),
     };
     if let Some(note) = note {
         noteln!("graph-ig: --device auto: {note}");
     }
-    device.open()?;
-    Ok(device)
+    for d in &devices {
+        d.open()?;
+    }
+    Ok(devices)
 }
 
 /// What a data file holds for node tasks: node labels and the split masks.
@@ -195,6 +213,17 @@ impl DataArgs {
         self.data.as_deref().filter(|p| p.is_file())
     }
 
+    /// The dataset's graphs as a source that a sweep reads a chunk at a time.
+    pub fn source(
+        &self,
+        dataset: &str,
+        num_features: usize,
+    ) -> Result<Box<dyn graph_ig::graph::source::GraphSource>> {
+        Ok(Box::new(graph_ig::graph::source::InMemory::owned(
+            self.graphs(dataset, num_features)?,
+        )))
+    }
+
     /// All graphs of the dataset, with node features of width `num_features`.
     pub fn graphs(&self, dataset: &str, num_features: usize) -> Result<GraphBatch> {
         Ok(self.data(dataset, num_features)?.0)
@@ -301,6 +330,8 @@ struct Cli {
 enum Command {
     /// Attribute every graph of a dataset and write the results as safetensors.
     Explain(Box<explain::ExplainArgs>),
+    /// Join the shard outputs of `explain --shard` into the file one unsharded run writes.
+    Merge(merge::MergeArgs),
     /// Write the built-in synthetic molecule dataset as TU text files.
     Synth(synth::SynthArgs),
     /// Score attributions: fidelity, contrastivity, sparsity, ground-truth accuracy.
@@ -320,6 +351,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
         Command::Explain(a) => explain::run(*a),
+        Command::Merge(a) => merge::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Eval(a) => eval::run(*a),
         Command::Top(a) => top::run(a),

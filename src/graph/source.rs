@@ -36,7 +36,7 @@ pub trait GraphSource: Sync {
 
 /// A batch already in memory.
 pub struct InMemory<'a> {
-    batch: &'a GraphBatch,
+    batch: std::borrow::Cow<'a, GraphBatch>,
     nodes: Vec<u32>,
     edges: Vec<u32>,
     fingerprint: String,
@@ -45,13 +45,29 @@ pub struct InMemory<'a> {
 impl<'a> InMemory<'a> {
     /// Wraps `batch`; hashes its content once.
     pub fn new(batch: &'a GraphBatch) -> Self {
+        Self::from_cow(std::borrow::Cow::Borrowed(batch))
+    }
+
+    /// Takes `batch` over.
+    pub fn owned(batch: GraphBatch) -> InMemory<'static> {
+        InMemory::from_cow(std::borrow::Cow::Owned(batch))
+    }
+
+    fn from_cow(batch: std::borrow::Cow<'a, GraphBatch>) -> Self {
         let count = |p: &[usize]| p.windows(2).map(|w| (w[1] - w[0]) as u32).collect();
         InMemory {
-            batch,
             nodes: count(batch.node_ptr()),
             edges: count(batch.edge_ptr()),
-            fingerprint: batch_fingerprint(batch),
+            fingerprint: batch_fingerprint(&batch),
+            batch,
         }
+    }
+}
+
+impl InMemory<'_> {
+    /// The batch.
+    pub fn batch(&self) -> &GraphBatch {
+        &self.batch
     }
 }
 
@@ -70,7 +86,7 @@ impl GraphSource for InMemory<'_> {
     }
     fn load(&self, range: Range<usize>) -> Result<GraphBatch> {
         if range == (0..self.batch.num_graphs()) {
-            return Ok(self.batch.clone());
+            return Ok(self.batch.as_ref().clone());
         }
         self.batch.subset(range)
     }

@@ -15,6 +15,7 @@
 
 use super::Tensor;
 use crate::{Error, Result};
+use safetensors::Dtype;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,64 +28,123 @@ pub fn safetensors_bytes<'a>(
     tensors: &[(String, Tensor)],
     metadata: impl IntoIterator<Item = (&'a String, &'a String)>,
 ) -> Result<Vec<u8>> {
-    let bad = |message: String| Error::Safetensors {
-        path: path.to_path_buf(),
-        message,
-    };
-    let mut order: Vec<&(String, Tensor)> = tensors.iter().collect();
-    order.sort_by(|(ln, lt), (rn, rt)| rt.dtype.cmp(&lt.dtype).then(ln.cmp(rn)));
-    if let Some(w) = order.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(bad(format!("tensor {} is given twice", w[0].0)));
-    }
-    macro_rules! json {
-        ($v:expr) => {
-            serde_json::to_string(&$v).map_err(|e| bad(e.to_string()))?
-        };
-    }
-    let metadata: BTreeMap<&String, &String> = metadata.into_iter().collect();
-    let mut header = String::from("{");
-    if !metadata.is_empty() {
-        header.push_str("\"__metadata__\":");
-        header.push_str(&json!(metadata));
-    }
-    let mut offset = 0usize;
-    for (name, t) in &order {
-        let len = t
-            .shape
-            .iter()
-            .try_fold(t.dtype.size(), |n, &d| n.checked_mul(d))
-            .filter(|&n| n == t.data.len())
-            .ok_or_else(|| {
-                bad(format!(
+    let entries: Vec<(&str, Dtype, &[usize])> = tensors
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.dtype, t.shape.as_slice()))
+        .collect();
+    let layout = Layout::new(path, &entries, metadata)?;
+    for (k, (name, t)) in tensors.iter().enumerate() {
+        if t.data.len() != layout.sizes[k] {
+            return Err(Error::Safetensors {
+                path: path.to_path_buf(),
+                message: format!(
                     "tensor {name}: {} bytes of data for shape {:?} of {:?}",
                     t.data.len(),
                     t.shape,
                     t.dtype
-                ))
-            })?;
-        if header.len() > 1 {
-            header.push(',');
+                ),
+            });
         }
-        header.push_str(&format!(
-            "{}:{{\"dtype\":{},\"shape\":{},\"data_offsets\":[{offset},{}]}}",
-            json!(name),
-            json!(t.dtype),
-            json!(t.shape),
-            offset + len
-        ));
-        offset += len;
     }
-    header.push('}');
-    while header.len() % 8 != 0 {
-        header.push(' ');
-    }
-    let mut bytes = Vec::with_capacity(8 + header.len() + offset);
-    bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for (_, t) in order {
-        bytes.extend_from_slice(&t.data);
+    let mut bytes = Vec::with_capacity(layout.file_size() as usize);
+    bytes.extend_from_slice(&layout.prefix);
+    for &k in &layout.order {
+        bytes.extend_from_slice(&tensors[k].1.data);
     }
     Ok(bytes)
+}
+
+/// Where each tensor of a safetensors file goes: the header (with its length prefix)
+/// and the order of the tensors' data. [`safetensors_bytes`] and the streaming writers
+/// ([`crate::output::assemble`]) share it, so that both write the same bytes.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The 8-byte header length and the header itself, padded to a multiple of 8.
+    pub prefix: Vec<u8>,
+    /// Indices into the entries, in the order their data follows the header.
+    pub order: Vec<usize>,
+    /// Bytes of data of each entry, by entry index.
+    pub sizes: Vec<usize>,
+}
+
+impl Layout {
+    /// The layout of tensors `entries` (name, dtype, shape) with `metadata`; `path`
+    /// names the file in errors. Metadata keys are sorted; tensors follow safetensors'
+    /// data order (descending dtype alignment, then name).
+    pub fn new<'a>(
+        path: &Path,
+        entries: &[(&str, Dtype, &[usize])],
+        metadata: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Result<Layout> {
+        let bad = |message: String| Error::Safetensors {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by(|&l, &r| {
+            let (ln, lt, _) = entries[l];
+            let (rn, rt, _) = entries[r];
+            rt.cmp(&lt).then(ln.cmp(rn))
+        });
+        if let Some(w) = order
+            .windows(2)
+            .find(|w| entries[w[0]].0 == entries[w[1]].0)
+        {
+            return Err(bad(format!("tensor {} is given twice", entries[w[0]].0)));
+        }
+        macro_rules! json {
+            ($v:expr) => {
+                serde_json::to_string(&$v).map_err(|e| bad(e.to_string()))?
+            };
+        }
+        let sizes = entries
+            .iter()
+            .map(|(name, dtype, shape)| {
+                shape
+                    .iter()
+                    .try_fold(dtype.size(), |n, &d| n.checked_mul(d))
+                    .ok_or_else(|| bad(format!("tensor {name}: shape {shape:?} is too large")))
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        let metadata: BTreeMap<&String, &String> = metadata.into_iter().collect();
+        let mut header = String::from("{");
+        if !metadata.is_empty() {
+            header.push_str("\"__metadata__\":");
+            header.push_str(&json!(metadata));
+        }
+        let mut offset = 0usize;
+        for &k in &order {
+            let (name, dtype, shape) = entries[k];
+            if header.len() > 1 {
+                header.push(',');
+            }
+            header.push_str(&format!(
+                "{}:{{\"dtype\":{},\"shape\":{},\"data_offsets\":[{offset},{}]}}",
+                json!(name),
+                json!(dtype),
+                json!(shape),
+                offset + sizes[k]
+            ));
+            offset += sizes[k];
+        }
+        header.push('}');
+        while header.len() % 8 != 0 {
+            header.push(' ');
+        }
+        let mut prefix = Vec::with_capacity(8 + header.len());
+        prefix.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        prefix.extend_from_slice(header.as_bytes());
+        Ok(Layout {
+            prefix,
+            order,
+            sizes,
+        })
+    }
+
+    /// Bytes of the whole file.
+    pub fn file_size(&self) -> u64 {
+        self.prefix.len() as u64 + self.sizes.iter().map(|&s| s as u64).sum::<u64>()
+    }
 }
 
 /// Writes `tensors` and `metadata` to `path` atomically ([`write_atomic`]), with the
