@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 fn ranges(rng: &mut ChaCha8Rng, g: usize, random: usize) -> Vec<Range<usize>> {
     let mut out = vec![0..g, 0..1, g - 1..g];
     for c in [255usize, 256, 257, 511, 512, 513] {
-        if c + 1 <= g {
+        if c < g {
             out.push(c..c + 1);
             out.push(c.saturating_sub(3)..(c + 2).min(g));
             out.push(0..c + 1);
@@ -296,12 +296,12 @@ fn tu_source_open_reports_what_load_tu_reports() {
         write_tu(dir.path(), "E", &m);
         let opts = TuOptions::default();
         let a = load_tu(dir.path(), "E", 8, &opts)
-            .err()
-            .expect(what)
+            .map(drop)
+            .expect_err(what)
             .to_string();
         let b = TuSource::open(dir.path(), "E", 8, &opts)
-            .err()
-            .expect(what)
+            .map(drop)
+            .expect_err(what)
             .to_string();
         assert_eq!(a, b, "{what}");
         assert!(a.contains("E_"), "{what}: {a}");
@@ -334,7 +334,7 @@ fn a_tu_file_changed_after_open_is_a_named_error() {
     }
     .to_string();
     std::fs::write(&nl, lines.join("\n")).unwrap();
-    let err = src.load(590..610).err().expect("a changed label");
+    let err = src.load(590..610).map(drop).expect_err("a changed label");
     match &err {
         Error::Dataset { path, message } => {
             assert!(path.ends_with("E_node_labels.txt"), "{err}");
@@ -354,7 +354,10 @@ fn a_tu_file_changed_after_open_is_a_named_error() {
     let len = a.metadata().unwrap().len();
     a.set_len(len / 2).unwrap();
     for range in [0..1, g - 1..g, 0..g] {
-        let err = src.load(range.clone()).err().expect("a truncated file");
+        let err = src
+            .load(range.clone())
+            .map(drop)
+            .expect_err("a truncated file");
         match &err {
             Error::Dataset { path, message } => {
                 assert!(path.ends_with("E_A.txt"), "{err}");
@@ -623,8 +626,11 @@ fn pyg_source_open_reports_what_pyg_load_reports() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.safetensors");
         write_pyg(&path, &m);
-        let a = pyg::load(&path).err().expect(what).to_string();
-        let b = PygSource::open(&path).err().expect(what).to_string();
+        let a = pyg::load(&path).map(drop).expect_err(what).to_string();
+        let b = PygSource::open(&path)
+            .map(drop)
+            .expect_err(what)
+            .to_string();
         assert_eq!(a, b, "{what}");
     }
 }
@@ -655,7 +661,7 @@ fn a_pyg_file_changed_after_open_is_a_named_error() {
         f.sync_all().unwrap();
     }
     // The modification time may not tick between two writes: the segment hashes tell.
-    let err = src.load(0..700).err().expect("changed bytes");
+    let err = src.load(0..700).map(drop).expect_err("changed bytes");
     match &err {
         Error::Dataset { path: p, message } => {
             assert_eq!(p, &path);
@@ -667,7 +673,7 @@ fn a_pyg_file_changed_after_open_is_a_named_error() {
     // Truncated: refused before any byte is read.
     let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     f.set_len(bytes.len() as u64 / 2).unwrap();
-    let err = src.load(0..1).err().expect("a truncated file");
+    let err = src.load(0..1).map(drop).expect_err("a truncated file");
     assert!(
         matches!(&err, Error::Dataset { path: p, message } if p == &path && message.contains("changed since")),
         "{err}"
