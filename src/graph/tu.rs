@@ -395,7 +395,10 @@ impl LabelStats {
             // Widths of any i64 range, summed without overflow; more than the model
             // takes is refused here, before N × width features are allocated.
             let widths: Vec<u64> = (0..cols)
-                .map(|c| (self.max[c] as i128 - self.min[c] as i128 + 1) as u64)
+                .map(|c| {
+                    let w = self.max[c] as i128 - self.min[c] as i128 + 1;
+                    u64::try_from(w).unwrap_or(u64::MAX)
+                })
                 .collect();
             let total = widths.iter().fold(0u64, |t, &w| t.saturating_add(w));
             if total.saturating_add(attr_width as u64) > num_features as u64 {

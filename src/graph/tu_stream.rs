@@ -271,7 +271,19 @@ impl TuSource {
             })?;
             nl.expect_lines(n, "the graph indicator")?;
             let enc = stats.one_hot(num_features, attr_width, name, dir)?;
-            if !stats.fits(&enc) {
+            let fits = stats.fits(&enc);
+            files.push(TuFile {
+                kind: Kind::NodeLabels,
+                path: nl.path().to_path_buf(),
+                len: nl.offset(),
+                segs,
+            });
+            one_hot = Some((enc, fits, nl));
+        }
+        let width = attr_width + one_hot.as_ref().map_or(0, |(enc, _, _)| enc.width());
+        check_width(width, num_features, name, dir, opts)?;
+        let one_hot = match one_hot {
+            Some((enc, false, nl)) => {
                 // Some label does not fit the model: find the first, as load_tu does.
                 let mut again = Lines::open(nl.path().to_path_buf())?;
                 let mut row = vec![0f32; enc.width()];
@@ -282,16 +294,8 @@ impl TuSource {
                 }
                 return Err(nl.dataset_err("changed while being read"));
             }
-            files.push(TuFile {
-                kind: Kind::NodeLabels,
-                path: nl.path().to_path_buf(),
-                len: nl.offset(),
-                segs,
-            });
-            one_hot = Some(enc);
-        }
-        let width = attr_width + one_hot.as_ref().map_or(0, OneHot::width);
-        check_width(width, num_features, name, dir, opts)?;
+            other => other.map(|(enc, _, _)| enc),
+        };
 
         // Per-edge and per-graph extras.
         let a_name = format!("{name}_A.txt");
