@@ -744,3 +744,83 @@ fn a_synthetic_dataset_streams_back_to_the_generated_batch() {
     let src = TuSource::open(dir.path(), "Synthetic", 14, &TuOptions::default()).unwrap();
     check_source(&src, &want, &ranges(&mut rng(12), 1300, 30));
 }
+
+// ---------------------------------------------------------------- agreement under mutation
+
+/// Mutates `bytes` a few times: a byte replaced by one of TU's characters, deleted or
+/// inserted.
+fn mutate(rng: &mut ChaCha8Rng, bytes: &mut Vec<u8>) {
+    const CHARS: &[u8] = b"0123456789,-\n\r x.e";
+    for _ in 0..rng.gen_range(1..4) {
+        if bytes.is_empty() {
+            bytes.push(b'1');
+        }
+        let k = rng.gen_range(0..bytes.len());
+        let c = CHARS[rng.gen_range(0..CHARS.len())];
+        match rng.gen_range(0..3) {
+            0 => bytes[k] = c,
+            1 => drop(bytes.remove(k)),
+            _ => bytes.insert(k, c),
+        }
+    }
+}
+
+#[test]
+fn the_readers_agree_on_mutated_inputs() {
+    // `fuzzing::tu` and `fuzzing::pyg` panic when a streaming reader and its in-memory
+    // counterpart disagree (a batch, or an error message).
+    let mut r = rng(13);
+    let mut files = BTreeMap::new();
+    files.insert("graph_indicator", "1\n1\n1\n2\n2\n3\n4\n4\n".to_string());
+    files.insert(
+        "A",
+        "1, 2\n2, 1\n2, 3\n5, 4\n4, 5\n4, 4\n7, 8\n".to_string(),
+    );
+    files.insert("node_labels", "1\n2\n3\n1\n3\n2\n0\n1\n".to_string());
+    files.insert(
+        "node_attributes",
+        "0.5, 1\n1, 2\n3, 4\n5, 6\n7, 8\n9, 1\n2, 2\n3, 3\n".to_string(),
+    );
+    files.insert("edge_labels", "0\n0\n1\n2\n2\n0\n1\n".to_string());
+    files.insert("edge_gt", "0\n1\n1\n0\n0\n1\n0\n".to_string());
+    files.insert("graph_labels", "-1\n1\n1\n7\n".to_string());
+    let order = [
+        "graph_indicator",
+        "A",
+        "node_labels",
+        "node_attributes",
+        "edge_labels",
+        "edge_gt",
+        "graph_labels",
+    ];
+    for i in 0..400 {
+        let mut input = vec![[4u8, 0x44 | 6][i % 2]];
+        for (k, name) in order.iter().enumerate() {
+            let mut body = files[name].clone().into_bytes();
+            if r.gen_bool(0.3) {
+                mutate(&mut r, &mut body);
+            }
+            if k > 0 {
+                input.push(0xff);
+            }
+            input.extend(body);
+        }
+        graph_ig::fuzzing::tu(&input);
+    }
+    let mut m = pyg_tensors(&mut r, 40, false);
+    m.remove("edge_attr");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.safetensors");
+    write_pyg(&path, &m);
+    let base = std::fs::read(&path).unwrap();
+    let header = 8 + u64::from_le_bytes(base[..8].try_into().unwrap()) as usize;
+    for _ in 0..300 {
+        // Bytes of the tensors (the header's JSON is the safetensors crate's concern).
+        let mut bytes = base.clone();
+        for _ in 0..r.gen_range(1..4) {
+            let k = r.gen_range(header..bytes.len());
+            bytes[k] = r.gen();
+        }
+        graph_ig::fuzzing::pyg(&bytes);
+    }
+}
