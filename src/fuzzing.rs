@@ -18,7 +18,10 @@
 //! and give it seeds).
 
 use crate::explain::rules::MAX_STEPS;
+use crate::graph::pyg_stream::PygSource;
+use crate::graph::source::GraphSource;
 use crate::graph::tu::{load_tu, TuOptions};
+use crate::graph::tu_stream::TuSource;
 use crate::labels::{LabelMap, LabeledGraphs};
 use crate::model::Linear;
 use crate::topk::{AttrFile, Ranking};
@@ -103,7 +106,12 @@ pub fn tu(data: &[u8]) {
     let opts = TuOptions {
         use_node_attr: first & 0x40 != 0,
     };
-    let _ = load_tu(&dir, "F", (first % 32) as usize, &opts);
+    let f = (first % 32) as usize;
+    let whole = load_tu(&dir, "F", f, &opts);
+    // The streaming reader agrees with the whole-file reader, value for value and error
+    // for error (memory refusals aside: the two check different sizes).
+    let streamed = TuSource::open(&dir, "F", f, &opts).and_then(|s| s.load(0..s.num_graphs()));
+    agree("TuSource", &whole, &streamed);
     let _ = LabeledGraphs::load_tu(&dir, "F");
     if let Ok(text) = std::fs::read_to_string(dir.join("F_label_readme.txt")) {
         let _ = LabelMap::parse(&text, Path::new("F_label_readme.txt"));
@@ -122,6 +130,13 @@ pub fn model(data: &[u8]) {
 /// node task then does with it (the computation subgraphs of a few targets) runs too.
 pub fn pyg(data: &[u8]) {
     crate::memory::set_ceiling(Some(MEMORY_CEILING));
+    // The memory-mapped reader agrees with the in-memory one.
+    let path = scratch().join("fuzz.safetensors");
+    if std::fs::write(&path, data).is_ok() {
+        let whole = crate::graph::pyg::load(&path).map(|d| d.batch);
+        let streamed = PygSource::open(&path).and_then(|s| s.load(0..s.num_graphs()));
+        agree("PygSource", &whole, &streamed);
+    }
     if let Ok(d) = crate::graph::pyg::from_bytes(data, "fuzz.safetensors") {
         let b = &d.batch;
         let _ = (
@@ -133,6 +148,28 @@ pub fn pyg(data: &[u8]) {
         let n = b.num_nodes().min(4);
         let targets: Vec<usize> = (0..n).collect();
         let _ = crate::graph::khop::node_instances(b, &targets, 2, d.node_labels.as_deref());
+    }
+}
+
+/// Panics unless a streaming reader's whole-range load (`b`) equals the in-memory
+/// reader's batch (`a`), or both fail with the same message (a memory refusal on either
+/// side is let through).
+fn agree(what: &str, a: &crate::Result<crate::GraphBatch>, b: &crate::Result<crate::GraphBatch>) {
+    use crate::Error;
+    match (a, b) {
+        (Ok(a), Ok(b)) => assert!(
+            a == b,
+            "{what} loads other graphs than the in-memory reader"
+        ),
+        (Err(Error::Memory { .. }), _) | (_, Err(Error::Memory { .. })) => {}
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{what}: another error"),
+        (a, b) => panic!(
+            "{what}: the in-memory reader gives {}, the streaming one {}",
+            a.as_ref()
+                .map_or_else(|e| e.to_string(), |_| "a batch".into()),
+            b.as_ref()
+                .map_or_else(|e| e.to_string(), |_| "a batch".into())
+        ),
     }
 }
 

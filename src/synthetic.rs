@@ -194,14 +194,44 @@ fn molecule(rng: &mut ChaCha8Rng, mutagen: bool) -> Mol {
     m
 }
 
+/// The molecules of a dataset, in order, one at a time: each with its atom labels, its
+/// bonds `(u, v, valence, ground truth)` (local atom ids, each listed once) and whether it
+/// carries the motif. [`generate`] and [`write_tu_streaming`] both read it, so that they
+/// give the same dataset for the same settings.
+struct Molecules {
+    rng: ChaCha8Rng,
+    left: usize,
+}
+
+impl Molecules {
+    fn new(cfg: &SyntheticConfig) -> Result<Self> {
+        if cfg.num_graphs == 0 {
+            return Err(Error::Config(
+                "the synthetic dataset needs at least one graph".into(),
+            ));
+        }
+        Ok(Molecules {
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            left: cfg.num_graphs,
+        })
+    }
+}
+
+impl Iterator for Molecules {
+    type Item = (Mol, bool);
+    fn next(&mut self) -> Option<(Mol, bool)> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let mutagen = self.rng.gen_bool(0.5);
+        Some((molecule(&mut self.rng, mutagen), mutagen))
+    }
+}
+
 /// Generates a dataset. Half the molecules (at random) carry the nitro motif.
 pub fn generate(cfg: &SyntheticConfig) -> Result<SyntheticDataset> {
-    if cfg.num_graphs == 0 {
-        return Err(Error::Config(
-            "the synthetic dataset needs at least one graph".into(),
-        ));
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let molecules = Molecules::new(cfg)?;
     let f = ATOM_SYMBOLS.len();
     let mut p = GraphParts {
         num_features: f,
@@ -211,9 +241,7 @@ pub fn generate(cfg: &SyntheticConfig) -> Result<SyntheticDataset> {
     };
     let (mut edge_labels, mut edge_gt, mut graph_labels) = (Vec::new(), Vec::new(), Vec::new());
     let mut node_labels = Vec::new();
-    for _ in 0..cfg.num_graphs {
-        let mutagen = rng.gen_bool(0.5);
-        let m = molecule(&mut rng, mutagen);
+    for (m, mutagen) in molecules {
         let n0 = node_labels.len();
         for &a in &m.atoms {
             let mut row = vec![0.0f32; f];
@@ -240,6 +268,119 @@ pub fn generate(cfg: &SyntheticConfig) -> Result<SyntheticDataset> {
         batch: GraphBatch::from_parts(p)?,
         node_labels,
     })
+}
+
+/// The text of `NAME_label_readme.txt`.
+fn write_readme(f: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(f, "Synthetic molecules from graph-ig (seeded).")?;
+    writeln!(f, "Node labels: 0..13 = {}", ATOM_SYMBOLS.join(" "))?;
+    writeln!(f, "Edge labels: valence 0 = single, 1 = double, 2 = triple")?;
+    writeln!(
+        f,
+        "Graph labels: 0 = has the planted nitro group, 1 = has none"
+    )?;
+    writeln!(f, "Edge gt: 1 for the N-O bonds of the nitro group")
+}
+
+/// What [`write_tu_streaming`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenCounts {
+    /// Molecules.
+    pub graphs: usize,
+    /// Atoms.
+    pub nodes: u64,
+    /// Directed edges (each bond twice).
+    pub edges: u64,
+}
+
+/// The files [`write_tu_streaming`] writes, in the order it opens them.
+const TU_SUFFIXES: [&str; 7] = [
+    "A",
+    "graph_indicator",
+    "node_labels",
+    "edge_labels",
+    "edge_gt",
+    "graph_labels",
+    "label_readme",
+];
+
+/// Writes the dataset of `cfg` as TU text files `DIR/NAME_*.txt`, a molecule at a time,
+/// in memory that does not grow with `cfg.num_graphs`. The files are byte for byte those
+/// of `generate(cfg)?.write_tu(dir, name)`. Each file is written to a temporary file
+/// beside it, and all are renamed once all are complete: a failure while writing (a
+/// full disk, [`Error::NoSpace`]) removes the temporary files and leaves the folder's
+/// earlier files as they were.
+pub fn write_tu_streaming(
+    cfg: &SyntheticConfig,
+    dir: impl AsRef<Path>,
+    name: &str,
+) -> Result<WrittenCounts> {
+    let molecules = Molecules::new(cfg)?;
+    let dir = dir.as_ref();
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let paths: Vec<_> = TU_SUFFIXES
+        .iter()
+        .map(|s| dir.join(format!("{name}_{s}.txt")))
+        .collect();
+    let temps: Vec<_> = paths.iter().map(|p| crate::output::temp_path(p)).collect();
+    let remove_temps = || {
+        for t in &temps {
+            let _ = std::fs::remove_file(t);
+        }
+    };
+    let mut counts = WrittenCounts {
+        graphs: 0,
+        nodes: 0,
+        edges: 0,
+    };
+    // The index of the file at fault with its error, for the message.
+    let written = (|| -> std::result::Result<(), (usize, std::io::Error)> {
+        let mut files = Vec::with_capacity(temps.len());
+        for (k, t) in temps.iter().enumerate() {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(t)
+                .map_err(|e| (k, e))?;
+            files.push(std::io::BufWriter::with_capacity(1 << 20, f));
+        }
+        let [a, gi, nl, el, gt, gl, readme] = &mut files[..] else {
+            return Err((0, std::io::Error::other("not seven files")));
+        };
+        for (m, mutagen) in molecules {
+            counts.graphs += 1;
+            let n0 = counts.nodes;
+            for &atom in &m.atoms {
+                writeln!(nl, "{atom}").map_err(|e| (2, e))?;
+                writeln!(gi, "{}", counts.graphs).map_err(|e| (1, e))?;
+            }
+            counts.nodes += m.atoms.len() as u64;
+            for &(u, v, val, mark) in &m.bonds {
+                for (s, d) in [(u, v), (v, u)] {
+                    writeln!(a, "{}, {}", n0 + s as u64 + 1, n0 + d as u64 + 1)
+                        .map_err(|e| (0, e))?;
+                    writeln!(el, "{val}").map_err(|e| (3, e))?;
+                    writeln!(gt, "{mark}").map_err(|e| (4, e))?;
+                }
+            }
+            counts.edges += 2 * m.bonds.len() as u64;
+            writeln!(gl, "{}", i64::from(!mutagen)).map_err(|e| (5, e))?;
+        }
+        write_readme(readme).map_err(|e| (6, e))?;
+        for (k, f) in files.into_iter().enumerate() {
+            let f = f.into_inner().map_err(|e| (k, e.into_error()))?;
+            f.sync_all().map_err(|e| (k, e))?;
+        }
+        for (k, (t, p)) in temps.iter().zip(&paths).enumerate() {
+            std::fs::rename(t, p).map_err(|e| (k, e))?;
+        }
+        Ok(())
+    })();
+    written.map_err(|(k, e)| {
+        remove_temps();
+        crate::output::write_error(&paths[k], e, 0)
+    })?;
+    Ok(counts)
 }
 
 impl SyntheticDataset {
@@ -288,16 +429,7 @@ impl SyntheticDataset {
             .collect();
         write("edge_gt", &column(&gt))?;
         write("graph_labels", &column(b.graph_labels().unwrap_or(&[])))?;
-        write("label_readme", &|f| {
-            writeln!(f, "Synthetic molecules from graph-ig (seeded).")?;
-            writeln!(f, "Node labels: 0..13 = {}", ATOM_SYMBOLS.join(" "))?;
-            writeln!(f, "Edge labels: valence 0 = single, 1 = double, 2 = triple")?;
-            writeln!(
-                f,
-                "Graph labels: 0 = has the planted nitro group, 1 = has none"
-            )?;
-            writeln!(f, "Edge gt: 1 for the N-O bonds of the nitro group")
-        })?;
+        write("label_readme", &|f| write_readme(f))?;
         Ok(())
     }
 }

@@ -213,15 +213,53 @@ impl DataArgs {
         self.data.as_deref().filter(|p| p.is_file())
     }
 
-    /// The dataset's graphs as a source that a sweep reads a chunk at a time.
+    /// The dataset's graphs as a source that a sweep reads a chunk at a time, for graph
+    /// tasks: a TU folder and a PyG data file stream from disk
+    /// ([`graph_ig::graph::tu_stream::TuSource`], [`graph_ig::graph::pyg_stream::PygSource`]);
+    /// the built-in data is generated in memory. Node tasks use [`DataArgs::data`].
     pub fn source(
         &self,
         dataset: &str,
         num_features: usize,
     ) -> Result<Box<dyn graph_ig::graph::source::GraphSource>> {
-        Ok(Box::new(graph_ig::graph::source::InMemory::owned(
-            self.graphs(dataset, num_features)?,
-        )))
+        use graph_ig::graph::source::GraphSource;
+        if let Some(path) = self.pyg_file() {
+            let s = graph_ig::graph::pyg_stream::PygSource::open(path)?;
+            for note in s.notes() {
+                eprintln!("graph-ig: {}: {note}", path.display());
+            }
+            if !s.ignored().is_empty() {
+                eprintln!(
+                    "graph-ig: {}: ignored tensors: {}",
+                    path.display(),
+                    s.ignored().join(", ")
+                );
+            }
+            if !s.is_streaming() {
+                eprintln!("graph-ig: {}: outputs list each graph's edges together, in the file's order within the graph", path.display());
+            }
+            if s.num_features() != num_features {
+                return Err(Error::Mismatch(format!(
+                    "{}: x has {} features per node, the model expects {num_features}",
+                    path.display(),
+                    s.num_features()
+                )));
+            }
+            return Ok(Box::new(s));
+        }
+        match &self.data {
+            Some(dir) => Ok(Box::new(graph_ig::graph::tu_stream::TuSource::open(
+                dir,
+                dataset,
+                num_features,
+                &TuOptions {
+                    use_node_attr: self.use_node_attr,
+                },
+            )?)),
+            None => Ok(Box::new(graph_ig::graph::source::InMemory::owned(
+                self.graphs(dataset, num_features)?,
+            ))),
+        }
     }
 
     /// All graphs of the dataset, with node features of width `num_features`.

@@ -11,9 +11,12 @@
 mod builder;
 pub mod khop;
 pub mod pyg;
+pub mod pyg_stream;
 pub mod source;
+mod stream;
 pub mod targets;
 pub mod tu;
+pub mod tu_stream;
 
 pub use builder::{GraphBatchBuilder, GraphParts};
 

@@ -138,12 +138,12 @@ struct Reader<'a> {
 }
 
 /// Values of one tensor converted to f32, with how many were rounded.
-struct Floats {
-    values: Vec<f32>,
-    rounded: usize,
+pub(super) struct Floats {
+    pub(super) values: Vec<f32>,
+    pub(super) rounded: usize,
 }
 
-fn dtype_name(d: Dtype) -> String {
+pub(super) fn dtype_name(d: Dtype) -> String {
     format!("{d:?}")
 }
 
@@ -171,6 +171,146 @@ fn f8_to_f32(b: u8, e: u32, m: u32, fn_style: bool) -> f32 {
         sign * man / scale * 2f32.powi(1 - bias)
     } else {
         sign * (1.0 + man / scale) * 2f32.powi(exp - bias)
+    }
+}
+
+/// Decodes the values of a tensor, or of a window of one whose first element is
+/// element `origin` of the tensor (the index that errors name).
+pub(super) struct Decoder<'a> {
+    /// The file, for errors.
+    pub(super) path: &'a Path,
+    /// The tensor index of the first element decoded.
+    pub(super) origin: usize,
+}
+
+impl Decoder<'_> {
+    fn err(&self, key: &str, message: impl Into<String>) -> Error {
+        Error::Data {
+            path: self.path.to_path_buf(),
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Integer values as i64 (any integer dtype).
+    pub(super) fn ints(&self, key: &str, dtype: Dtype, d: &[u8]) -> Result<Vec<i64>> {
+        Ok(match dtype {
+            Dtype::I64 => decode!(d, 8, i64::from_le_bytes),
+            Dtype::I32 => decode!(d, 4, |a| i32::from_le_bytes(a) as i64),
+            Dtype::I16 => decode!(d, 2, |a| i16::from_le_bytes(a) as i64),
+            Dtype::I8 => decode!(d, 1, |a| i8::from_le_bytes(a) as i64),
+            Dtype::U8 => decode!(d, 1, |a| u8::from_le_bytes(a) as i64),
+            Dtype::U16 => decode!(d, 2, |a| u16::from_le_bytes(a) as i64),
+            Dtype::U32 => decode!(d, 4, |a| u32::from_le_bytes(a) as i64),
+            Dtype::U64 => {
+                let mut out = Vec::with_capacity(d.len() / 8);
+                for (i, c) in d.chunks_exact(8).enumerate() {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(c);
+                    let v = u64::from_le_bytes(a);
+                    let v = i64::try_from(v).map_err(|_| {
+                        self.err(
+                            key,
+                            format!(
+                                "value {v} at flat index {} exceeds the i64 range",
+                                self.origin + i
+                            ),
+                        )
+                    })?;
+                    out.push(v);
+                }
+                out
+            }
+            other => {
+                return Err(self.err(
+                    key,
+                    format!(
+                        "dtype {} is not an integer dtype; expected I64 (or I32)",
+                        dtype_name(other)
+                    ),
+                ))
+            }
+        })
+    }
+
+    /// 0/1 flags from a BOOL or U8 tensor.
+    pub(super) fn flags(&self, key: &str, dtype: Dtype, d: &[u8]) -> Result<Vec<u8>> {
+        match dtype {
+            Dtype::BOOL | Dtype::U8 => {}
+            other => {
+                return Err(self.err(
+                    key,
+                    format!(
+                        "dtype {} is not allowed; expected BOOL or U8 (0/1)",
+                        dtype_name(other)
+                    ),
+                ))
+            }
+        }
+        if let Some(i) = d.iter().position(|&b| b > 1) {
+            let at = self.origin + i;
+            return Err(self.err(key, format!("value {} at index {at} is not 0 or 1", d[i])));
+        }
+        Ok(d.to_vec())
+    }
+
+    /// Any numeric (or bool) tensor as f32 (integers only with `allow_ints`), counting the
+    /// values that f32 cannot hold exactly. Values outside f32's range become ±inf (the
+    /// callers reject non-finite values).
+    pub(super) fn floats(
+        &self,
+        key: &str,
+        dtype: Dtype,
+        d: &[u8],
+        allow_ints: bool,
+    ) -> Result<Floats> {
+        let mut rounded = 0usize;
+        let values: Vec<f32> = match dtype {
+            Dtype::F32 => decode!(d, 4, f32::from_le_bytes),
+            Dtype::F16 => decode!(d, 2, |a| half::f16::from_le_bytes(a).to_f32()),
+            Dtype::BF16 => decode!(d, 2, |a| half::bf16::from_le_bytes(a).to_f32()),
+            Dtype::F8_E4M3 => d.iter().map(|&b| f8_to_f32(b, 4, 3, true)).collect(),
+            Dtype::F8_E5M2 => d.iter().map(|&b| f8_to_f32(b, 5, 2, false)).collect(),
+            Dtype::F64 => {
+                let raw: Vec<f64> = decode!(d, 8, f64::from_le_bytes);
+                rounded = raw
+                    .iter()
+                    .filter(|&&v| v.is_finite() && (v as f32).is_finite() && v as f32 as f64 != v)
+                    .count();
+                raw.iter().map(|&v| v as f32).collect()
+            }
+            other if !allow_ints => {
+                return Err(self.err(
+                    key,
+                    format!(
+                        "dtype {} is not a float dtype; expected F32 (or F64, F16, BF16)",
+                        dtype_name(other)
+                    ),
+                ))
+            }
+            Dtype::BOOL => {
+                if let Some(i) = d.iter().position(|&b| b > 1) {
+                    return Err(self.err(
+                        key,
+                        format!(
+                            "bool byte {} at flat index {} is not 0 or 1",
+                            d[i],
+                            self.origin + i
+                        ),
+                    ));
+                }
+                d.iter().map(|&b| b as f32).collect()
+            }
+            _ => {
+                let raw = self.ints(key, dtype, d)?;
+                rounded = raw
+                    .iter()
+                    .filter(|&&v| v as f32 as i128 != v as i128)
+                    .count();
+                raw.iter().map(|&v| v as f32).collect()
+            }
+        };
+        Ok(Floats { values, rounded })
     }
 }
 
@@ -221,114 +361,24 @@ impl<'a> Reader<'a> {
         self.shape(key, t, &[len])
     }
 
-    /// Integer values as i64 (any integer dtype).
+    /// The value decoders, for whole tensors.
+    fn dec(&self) -> Decoder<'_> {
+        Decoder {
+            path: &self.path,
+            origin: 0,
+        }
+    }
+
     fn ints(&self, key: &str, t: &TensorView<'_>) -> Result<Vec<i64>> {
-        let d = t.data();
-        Ok(match t.dtype() {
-            Dtype::I64 => decode!(d, 8, i64::from_le_bytes),
-            Dtype::I32 => decode!(d, 4, |a| i32::from_le_bytes(a) as i64),
-            Dtype::I16 => decode!(d, 2, |a| i16::from_le_bytes(a) as i64),
-            Dtype::I8 => decode!(d, 1, |a| i8::from_le_bytes(a) as i64),
-            Dtype::U8 => decode!(d, 1, |a| u8::from_le_bytes(a) as i64),
-            Dtype::U16 => decode!(d, 2, |a| u16::from_le_bytes(a) as i64),
-            Dtype::U32 => decode!(d, 4, |a| u32::from_le_bytes(a) as i64),
-            Dtype::U64 => {
-                let mut out = Vec::with_capacity(d.len() / 8);
-                for (i, c) in d.chunks_exact(8).enumerate() {
-                    let mut a = [0u8; 8];
-                    a.copy_from_slice(c);
-                    let v = u64::from_le_bytes(a);
-                    let v = i64::try_from(v).map_err(|_| {
-                        self.err(
-                            key,
-                            format!("value {v} at flat index {i} exceeds the i64 range"),
-                        )
-                    })?;
-                    out.push(v);
-                }
-                out
-            }
-            other => {
-                return Err(self.err(
-                    key,
-                    format!(
-                        "dtype {} is not an integer dtype; expected I64 (or I32)",
-                        dtype_name(other)
-                    ),
-                ))
-            }
-        })
+        self.dec().ints(key, t.dtype(), t.data())
     }
 
-    /// 0/1 flags from a BOOL or U8 tensor.
     fn flags(&self, key: &str, t: &TensorView<'_>) -> Result<Vec<u8>> {
-        match t.dtype() {
-            Dtype::BOOL | Dtype::U8 => {}
-            other => {
-                return Err(self.err(
-                    key,
-                    format!(
-                        "dtype {} is not allowed; expected BOOL or U8 (0/1)",
-                        dtype_name(other)
-                    ),
-                ))
-            }
-        }
-        let d = t.data();
-        if let Some(i) = d.iter().position(|&b| b > 1) {
-            return Err(self.err(key, format!("value {} at index {i} is not 0 or 1", d[i])));
-        }
-        Ok(d.to_vec())
+        self.dec().flags(key, t.dtype(), t.data())
     }
 
-    /// Any numeric (or bool) tensor as f32 (integers only with `allow_ints`), counting the
-    /// values that f32 cannot hold exactly. Values outside f32's range become ±inf (the
-    /// callers reject non-finite values).
     fn floats(&self, key: &str, t: &TensorView<'_>, allow_ints: bool) -> Result<Floats> {
-        let d = t.data();
-        let mut rounded = 0usize;
-        let values: Vec<f32> = match t.dtype() {
-            Dtype::F32 => decode!(d, 4, f32::from_le_bytes),
-            Dtype::F16 => decode!(d, 2, |a| half::f16::from_le_bytes(a).to_f32()),
-            Dtype::BF16 => decode!(d, 2, |a| half::bf16::from_le_bytes(a).to_f32()),
-            Dtype::F8_E4M3 => d.iter().map(|&b| f8_to_f32(b, 4, 3, true)).collect(),
-            Dtype::F8_E5M2 => d.iter().map(|&b| f8_to_f32(b, 5, 2, false)).collect(),
-            Dtype::F64 => {
-                let raw: Vec<f64> = decode!(d, 8, f64::from_le_bytes);
-                rounded = raw
-                    .iter()
-                    .filter(|&&v| v.is_finite() && (v as f32).is_finite() && v as f32 as f64 != v)
-                    .count();
-                raw.iter().map(|&v| v as f32).collect()
-            }
-            other if !allow_ints => {
-                return Err(self.err(
-                    key,
-                    format!(
-                        "dtype {} is not a float dtype; expected F32 (or F64, F16, BF16)",
-                        dtype_name(other)
-                    ),
-                ))
-            }
-            Dtype::BOOL => {
-                if let Some(i) = d.iter().position(|&b| b > 1) {
-                    return Err(self.err(
-                        key,
-                        format!("bool byte {} at flat index {i} is not 0 or 1", d[i]),
-                    ));
-                }
-                d.iter().map(|&b| b as f32).collect()
-            }
-            _ => {
-                let raw = self.ints(key, t)?;
-                rounded = raw
-                    .iter()
-                    .filter(|&&v| v as f32 as i128 != v as i128)
-                    .count();
-                raw.iter().map(|&v| v as f32).collect()
-            }
-        };
-        Ok(Floats { values, rounded })
+        self.dec().floats(key, t.dtype(), t.data(), allow_ints)
     }
 
     fn read(mut self) -> Result<PygData> {

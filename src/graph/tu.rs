@@ -12,9 +12,16 @@
 //! Features follow PyG's `TUDataset` exactly: each label column is shifted by
 //! its minimum over the whole file and one-hot encoded; node attributes, when
 //! used, come first.
+//!
+//! Two readers share the line-level parsing and checks of this module: [`load_tu`]
+//! reads the whole dataset into one batch, and [`super::tu_stream::TuSource`] reads it
+//! a range of graphs at a time. Files are read line by line (never whole into memory)
+//! and every problem is an error naming the file and the line.
 
 use super::{GraphBatch, GraphParts};
 use crate::{Error, Result};
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// How to turn a TU dataset into node features.
@@ -25,39 +32,117 @@ pub struct TuOptions {
     pub use_node_attr: bool,
 }
 
-/// One text file of the dataset, read into lines.
-struct TextFile {
+/// One text file of the dataset, read a line at a time.
+///
+/// Lines end at `\n` (a final `\r` is dropped too); a final newline does not make an
+/// extra line, an empty file has none. [`Lines::next_line`] reads into the caller's
+/// buffer, which then holds the line's bytes with their ending, so that a reader can
+/// hash exactly what it read.
+pub(super) struct Lines {
     path: PathBuf,
-    text: String,
+    reader: BufReader<std::fs::File>,
+    /// The 1-based number of the last line read (0 before the first).
+    line: usize,
+    /// The byte offset of the next line.
+    offset: u64,
 }
 
-impl TextFile {
-    fn read(path: PathBuf) -> Result<Self> {
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(TextFile { path, text })
+impl Lines {
+    /// Opens `path` at its start.
+    pub(super) fn open(path: PathBuf) -> Result<Lines> {
+        let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(Lines {
+            path,
+            reader: BufReader::with_capacity(1 << 16, file),
+            line: 0,
+            offset: 0,
+        })
     }
 
-    fn read_optional(path: PathBuf) -> Result<Option<Self>> {
+    /// Opens `path` if it exists.
+    pub(super) fn open_optional(path: PathBuf) -> Result<Option<Lines>> {
         if path.exists() {
-            Self::read(path).map(Some)
+            Self::open(path).map(Some)
         } else {
             Ok(None)
         }
     }
 
-    /// Lines with their 1-based numbers; a final newline does not make an extra line.
-    fn lines(&self) -> impl Iterator<Item = (usize, &str)> {
-        self.text
-            .strip_suffix('\n')
-            .unwrap_or(&self.text)
-            .split('\n')
-            .filter(|_| !self.text.is_empty())
-            .map(|l| l.strip_suffix('\r').unwrap_or(l))
-            .enumerate()
-            .map(|(i, l)| (i + 1, l))
+    /// Opens `path` at byte `offset`, where line `line + 1` starts.
+    pub(super) fn open_at(path: PathBuf, offset: u64, line: usize) -> Result<Lines> {
+        let mut l = Self::open(path)?;
+        l.reader
+            .seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io(&l.path, e))?;
+        l.offset = offset;
+        l.line = line;
+        Ok(l)
     }
 
-    fn err(&self, line: usize, message: impl Into<String>) -> Error {
+    /// The file.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's size now, from the open handle.
+    pub(super) fn len(&self) -> Result<u64> {
+        self.reader
+            .get_ref()
+            .metadata()
+            .map(|m| m.len())
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Lines read so far.
+    pub(super) fn count(&self) -> usize {
+        self.line
+    }
+
+    /// The byte offset where the next line starts.
+    pub(super) fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The next line without its ending, with its 1-based number; `None` at the end.
+    /// `buf` receives the line's bytes, ending included.
+    pub(super) fn next_line<'b>(
+        &mut self,
+        buf: &'b mut Vec<u8>,
+    ) -> Result<Option<(usize, &'b str)>> {
+        Ok(self.next_raw(buf)?.map(|(ln, text, _)| (ln, text)))
+    }
+
+    /// [`Lines::next_line`], with the line's bytes (its ending included) as well.
+    pub(super) fn next_raw<'b>(
+        &mut self,
+        buf: &'b mut Vec<u8>,
+    ) -> Result<Option<(usize, &'b str, &'b [u8])>> {
+        buf.clear();
+        let got = self
+            .reader
+            .read_until(b'\n', buf)
+            .map_err(|e| Error::io(&self.path, e))?;
+        if got == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        self.offset += got as u64;
+        let bytes: &'b [u8] = buf;
+        let mut text = bytes;
+        text = text.strip_suffix(b"\n").unwrap_or(text);
+        text = text.strip_suffix(b"\r").unwrap_or(text);
+        match std::str::from_utf8(text) {
+            Ok(t) => Ok(Some((self.line, t, bytes))),
+            Err(e) => Err(Error::Parse {
+                path: self.path.clone(),
+                line: self.line,
+                message: format!("is not UTF-8 text (byte {})", e.valid_up_to() + 1),
+            }),
+        }
+    }
+
+    /// An error on line `line`.
+    pub(super) fn err(&self, line: usize, message: impl Into<String>) -> Error {
         Error::Parse {
             path: self.path.clone(),
             line,
@@ -65,59 +150,361 @@ impl TextFile {
         }
     }
 
-    /// Parses every line into comma-separated fields of type `T`.
-    fn rows<T: std::str::FromStr>(&self, want_fields: Option<usize>) -> Result<Vec<Vec<T>>> {
-        let mut out = Vec::new();
-        for (ln, line) in self.lines() {
-            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-            if fields.len() == 1 && fields[0].is_empty() {
-                return Err(self.err(ln, "empty line"));
-            }
-            if let Some(w) = want_fields {
-                if fields.len() != w {
-                    return Err(self.err(
-                        ln,
-                        format!(
-                            "expected {w} comma-separated values, found {}",
-                            fields.len()
-                        ),
-                    ));
-                }
-            }
-            let row = fields
-                .iter()
-                .map(|f| {
-                    f.parse::<T>().map_err(|_| {
-                        self.err(
-                            ln,
-                            format!("cannot parse {f:?} as {}", std::any::type_name::<T>()),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<T>>>()?;
-            out.push(row);
+    /// An error about the whole file.
+    pub(super) fn dataset_err(&self, message: impl Into<String>) -> Error {
+        Error::Dataset {
+            path: self.path.clone(),
+            message: message.into(),
         }
-        Ok(out)
     }
 
-    /// Parses a file of one integer per line.
-    fn column(&self) -> Result<Vec<i64>> {
-        Ok(self
-            .rows::<i64>(Some(1))?
-            .into_iter()
-            .map(|r| r[0])
-            .collect())
-    }
-
-    fn expect_lines(&self, got: usize, want: usize, what: &str) -> Result<()> {
-        if got != want {
-            return Err(Error::Dataset {
-                path: self.path.clone(),
-                message: format!("has {got} lines but {what} has {want}; the files disagree"),
-            });
+    /// Checks that the file had `want` lines, like `what`.
+    pub(super) fn expect_lines(&self, want: usize, what: &str) -> Result<()> {
+        if self.line != want {
+            return Err(self.dataset_err(format!(
+                "has {} lines but {what} has {want}; the files disagree",
+                self.line
+            )));
         }
         Ok(())
     }
+
+    /// Parses line `ln` into comma-separated fields of type `T` (into `out`, cleared
+    /// first); `want_fields` is the number of fields required, if fixed.
+    pub(super) fn fields<T: std::str::FromStr>(
+        &self,
+        ln: usize,
+        line: &str,
+        want_fields: Option<usize>,
+        out: &mut Vec<T>,
+    ) -> Result<()> {
+        out.clear();
+        if line.trim().is_empty() && !line.contains(',') {
+            return Err(self.err(ln, "empty line"));
+        }
+        if let Some(w) = want_fields {
+            let found = line.split(',').count();
+            if found != w {
+                return Err(self.err(
+                    ln,
+                    format!("expected {w} comma-separated values, found {found}"),
+                ));
+            }
+        }
+        for f in line.split(',').map(str::trim) {
+            out.push(f.parse::<T>().map_err(|_| {
+                self.err(
+                    ln,
+                    format!("cannot parse {f:?} as {}", std::any::type_name::<T>()),
+                )
+            })?);
+        }
+        Ok(())
+    }
+
+    /// Parses a line holding one integer.
+    pub(super) fn int(&self, ln: usize, line: &str, buf: &mut Vec<i64>) -> Result<i64> {
+        self.fields(ln, line, Some(1), buf)?;
+        Ok(buf[0])
+    }
+}
+
+/// The checks of `NAME_graph_indicator.txt`, a node at a time: ids start at 1, are
+/// sorted and have no gaps.
+pub(super) struct Indicator {
+    current: i64,
+    nodes: usize,
+}
+
+impl Indicator {
+    pub(super) fn new() -> Self {
+        Indicator {
+            current: 1,
+            nodes: 0,
+        }
+    }
+
+    /// Checks the graph id `g` of the next node (line `ln` of `f`); `true` when the
+    /// node starts a graph after the first.
+    pub(super) fn push(&mut self, f: &Lines, ln: usize, g: i64) -> Result<bool> {
+        let i = self.nodes;
+        self.nodes += 1;
+        if g == self.current {
+            return Ok(false);
+        }
+        if g == self.current + 1 && i > 0 {
+            self.current = g;
+            return Ok(true);
+        }
+        Err(f.err(
+            ln,
+            format!(
+                "graph id {g} after {}: ids must start at 1, be sorted and have no gaps",
+                if i == 0 { 0 } else { self.current }
+            ),
+        ))
+    }
+
+    /// Checks the file had a node at all; returns the node count.
+    pub(super) fn finish(&self, f: &Lines) -> Result<usize> {
+        if self.nodes == 0 {
+            return Err(f.dataset_err("has no nodes: the dataset is empty"));
+        }
+        Ok(self.nodes)
+    }
+}
+
+/// Checks the edge `r` (two 1-based node ids) on line `ln` of `NAME_A.txt`: both ends
+/// among the `n` nodes, in one graph (`graph_of` maps a 0-based node to its graph), and
+/// not in a graph before `last_graph` (edges are grouped by graph), which it updates.
+/// Returns the graph and the 0-based ends.
+pub(super) fn check_edge(
+    f: &Lines,
+    ln: usize,
+    r: &[i64],
+    n: usize,
+    graph_of: impl Fn(usize) -> usize,
+    last_graph: &mut usize,
+) -> Result<(usize, usize, usize)> {
+    let mut ends = [0usize; 2];
+    for (j, &v) in r.iter().enumerate().take(2) {
+        if v < 1 || v as u64 > n as u64 {
+            return Err(f.err(
+                ln,
+                format!("node id {v} is out of range 1..={n} (the graph indicator has {n} nodes)"),
+            ));
+        }
+        ends[j] = v as usize - 1;
+    }
+    let (gs, gd) = (graph_of(ends[0]), graph_of(ends[1]));
+    if gs != gd {
+        return Err(f.err(
+            ln,
+            format!(
+                "edge ({}, {}) crosses graphs: node {} is in graph {} but node {} is in graph {}",
+                r[0],
+                r[1],
+                r[0],
+                gs + 1,
+                r[1],
+                gd + 1
+            ),
+        ));
+    }
+    if gs < *last_graph {
+        return Err(f.err(
+            ln,
+            format!(
+                "an edge of graph {} follows edges of graph {}: edges must be grouped by graph",
+                gs + 1,
+                *last_graph + 1
+            ),
+        ));
+    }
+    *last_graph = gs;
+    Ok((gs, ends[0], ends[1]))
+}
+
+/// The checks of `NAME_node_attributes.txt`, a line at a time: every line as wide as
+/// the first, every value finite.
+#[derive(Default)]
+pub(super) struct Attributes {
+    width: Option<usize>,
+}
+
+impl Attributes {
+    /// Checks the values `row` of line `ln`.
+    pub(super) fn push(&mut self, f: &Lines, ln: usize, row: &[f32]) -> Result<()> {
+        let w = *self.width.get_or_insert(row.len());
+        if row.len() != w {
+            return Err(f.err(ln, format!("{} values, but line 1 has {w}", row.len())));
+        }
+        if let Some(v) = row.iter().find(|v| !v.is_finite()) {
+            return Err(f.err(ln, format!("value {v} is not finite")));
+        }
+        Ok(())
+    }
+
+    /// Values per node (0 for an empty file).
+    pub(super) fn width(&self) -> usize {
+        self.width.unwrap_or(0)
+    }
+}
+
+/// Opens `NAME_node_attributes.txt` for `use_node_attr`; a missing file says why it is needed.
+pub(super) fn open_attributes(path: PathBuf) -> Result<Lines> {
+    Lines::open(path).map_err(|err| match err {
+        Error::Io { path, .. } => Error::Dataset {
+            path,
+            message: "use_node_attr is set but the file cannot be read".into(),
+        },
+        other => other,
+    })
+}
+
+/// What the one-hot encoding of `NAME_node_labels.txt` needs from the whole file:
+/// the number of label columns and each column's minimum and maximum.
+#[derive(Default)]
+pub(super) struct LabelStats {
+    cols: Option<usize>,
+    min: Vec<i64>,
+    max: Vec<i64>,
+}
+
+impl LabelStats {
+    /// Takes the labels `row` of line `ln`: as many as line 1 has.
+    pub(super) fn push(&mut self, f: &Lines, ln: usize, row: &[i64]) -> Result<()> {
+        match self.cols {
+            None => {
+                self.cols = Some(row.len());
+                self.min = row.to_vec();
+                self.max = row.to_vec();
+            }
+            Some(cols) if cols != row.len() => {
+                return Err(f.err(ln, format!("{} labels, but line 1 has {cols}", row.len())))
+            }
+            Some(_) => {
+                for (c, &v) in row.iter().enumerate() {
+                    self.min[c] = self.min[c].min(v);
+                    self.max[c] = self.max[c].max(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The encoding for a model of `num_features` inputs, after `attr_width` node
+    /// attributes: one label column fills what the attributes leave; several columns
+    /// take their ranges, which must fit.
+    pub(super) fn one_hot(
+        &self,
+        num_features: usize,
+        attr_width: usize,
+        name: &str,
+        dir: &Path,
+    ) -> Result<OneHot> {
+        let cols = self.cols.unwrap_or(0);
+        let widths: Vec<usize> = if cols == 1 {
+            if num_features < attr_width {
+                return Err(Error::Mismatch(format!(
+                    "the model takes {num_features} features but the node attributes alone have {attr_width}"
+                )));
+            }
+            vec![num_features - attr_width]
+        } else {
+            // Widths of any i64 range, summed without overflow; more than the model
+            // takes is refused here, before N × width features are allocated.
+            let widths: Vec<u64> = (0..cols)
+                .map(|c| {
+                    let w = self.max[c] as i128 - self.min[c] as i128 + 1;
+                    u64::try_from(w).unwrap_or(u64::MAX)
+                })
+                .collect();
+            let total = widths.iter().fold(0u64, |t, &w| t.saturating_add(w));
+            if total.saturating_add(attr_width as u64) > num_features as u64 {
+                return Err(Error::Mismatch(format!(
+                    "dataset {name} in {}: its {cols} node label columns give {total} one-hot \
+                     features{}, the model expects {num_features}",
+                    dir.display(),
+                    if attr_width > 0 {
+                        format!(" after {attr_width} node attributes")
+                    } else {
+                        String::new()
+                    }
+                )));
+            }
+            widths.into_iter().map(|w| w as usize).collect()
+        };
+        let total = widths.iter().sum();
+        Ok(OneHot {
+            mins: self.min.clone(),
+            widths,
+            total,
+        })
+    }
+
+    /// Whether every label of the file fits `enc` (else [`OneHot::encode`] fails on
+    /// some line).
+    pub(super) fn fits(&self, enc: &OneHot) -> bool {
+        (0..self.cols.unwrap_or(0))
+            .all(|c| (self.max[c] as i128 - enc.mins[c] as i128) < enc.widths[c] as i128)
+    }
+}
+
+/// The one-hot encoding of node labels: each column shifted by its minimum.
+#[derive(Debug, Clone)]
+pub(super) struct OneHot {
+    mins: Vec<i64>,
+    widths: Vec<usize>,
+    total: usize,
+}
+
+impl OneHot {
+    /// Features per node.
+    pub(super) fn width(&self) -> usize {
+        self.total
+    }
+
+    /// Writes the one-hot features of the labels `row` (line `ln`) into `out`
+    /// (`width()` zeros).
+    pub(super) fn encode(&self, f: &Lines, ln: usize, row: &[i64], out: &mut [f32]) -> Result<()> {
+        if row.len() != self.widths.len() || out.len() != self.total {
+            return Err(f.err(
+                ln,
+                format!("{} labels, but line 1 has {}", row.len(), self.widths.len()),
+            ));
+        }
+        let mut off = 0;
+        for (c, &label) in row.iter().enumerate() {
+            // i128: a label and the minimum may be any two i64 values.
+            let v = label as i128 - self.mins[c] as i128;
+            if v < 0 || v >= self.widths[c] as i128 {
+                return Err(f.err(
+                    ln,
+                    format!(
+                        "node label {label} (one-hot index {v} after subtracting the minimum {}) does not fit the model's {} input features",
+                        self.mins[c], self.widths[c]
+                    ),
+                ));
+            }
+            out[off + v as usize] = 1.0;
+            off += self.widths[c];
+        }
+        Ok(())
+    }
+}
+
+/// The width check after the feature blocks: attributes and one-hot labels must give
+/// the model's `num_features`.
+pub(super) fn check_width(
+    width: usize,
+    num_features: usize,
+    name: &str,
+    dir: &Path,
+    opts: &TuOptions,
+) -> Result<()> {
+    if width != num_features {
+        return Err(Error::Mismatch(format!(
+            "dataset {name} in {} gives {width} node features (attributes used: {}), the model expects {num_features}",
+            dir.display(),
+            opts.use_node_attr
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a ground-truth mark of `NAME_edge_gt.txt` (line `ln`): 0 or 1.
+pub(super) fn check_mark(f: &Lines, ln: usize, m: i64) -> Result<u8> {
+    match m {
+        0 | 1 => Ok(m as u8),
+        _ => Err(f.err(ln, format!("mark {m} is not 0 or 1"))),
+    }
+}
+
+/// A graph label's class id: its index among the sorted distinct labels `uniq` of the
+/// file, as PyG remaps them.
+pub(super) fn class_id(uniq: &[i64], label: i64) -> Option<i64> {
+    uniq.binary_search(&label).ok().map(|i| i as i64)
 }
 
 /// Loads a TU dataset whose one-hot node features have width `num_features`
@@ -130,17 +517,19 @@ pub fn load_tu(
 ) -> Result<GraphBatch> {
     let dir = dir.as_ref();
     let file = |suffix: &str| dir.join(format!("{name}_{suffix}.txt"));
+    let (mut buf, mut ints, mut floats) = (Vec::new(), Vec::<i64>::new(), Vec::<f32>::new());
 
     // Nodes and graphs.
-    let gi = TextFile::read(file("graph_indicator"))?;
-    let indicator = gi.column()?;
-    if indicator.is_empty() {
-        return Err(Error::Dataset {
-            path: gi.path.clone(),
-            message: "has no nodes: the dataset is empty".into(),
-        });
+    let mut gi = Lines::open(file("graph_indicator"))?;
+    let mut check = Indicator::new();
+    let mut node_ptr = vec![0usize];
+    while let Some((ln, line)) = gi.next_line(&mut buf)? {
+        let g = gi.int(ln, line, &mut ints)?;
+        if check.push(&gi, ln, g)? {
+            node_ptr.push(ln - 1);
+        }
     }
-    let n = indicator.len();
+    let n = check.finish(&gi)?;
     // The features are N × F floats (twice, while the blocks are joined): check before
     // allocating, since F comes from the model file and N from the indicator.
     crate::memory::check(
@@ -148,74 +537,21 @@ pub fn load_tu(
         crate::memory::product(&[n as u64, num_features as u64, 4, 2]),
         || "this dataset and model need a machine with more memory".into(),
     )?;
-    let mut node_ptr = vec![0usize];
-    let mut current = 1i64; // the 1-based id of the graph being read
-    for (i, &g) in indicator.iter().enumerate() {
-        if g == current {
-            continue;
-        }
-        if g == current + 1 && i > 0 {
-            node_ptr.push(i);
-            current = g;
-            continue;
-        }
-        return Err(gi.err(
-            i + 1,
-            format!(
-                "graph id {g} after {}: ids must start at 1, be sorted and have no gaps",
-                if i == 0 { 0 } else { current }
-            ),
-        ));
-    }
     node_ptr.push(n);
     let g = node_ptr.len() - 1;
-    let graph_of = |node: usize| indicator[node] as usize - 1;
+    let graph_of = |node: usize| node_ptr.partition_point(|&s| s <= node) - 1;
 
     // Edges.
-    let a = TextFile::read(file("A"))?;
-    let rows = a.rows::<i64>(Some(2))?;
-    let mut src = Vec::with_capacity(rows.len());
-    let mut dst = Vec::with_capacity(rows.len());
+    let mut a = Lines::open(file("A"))?;
+    let (mut src, mut dst) = (Vec::new(), Vec::new());
     let mut edge_ptr = vec![0usize; g + 1];
     let mut last_graph = 0usize;
-    for (k, r) in rows.iter().enumerate() {
-        let line = k + 1;
-        let mut ends = [0usize; 2];
-        for (j, &v) in r.iter().enumerate() {
-            if v < 1 || v as usize > n {
-                return Err(a.err(
-                    line,
-                    format!(
-                        "node id {v} is out of range 1..={n} (the graph indicator has {n} nodes)"
-                    ),
-                ));
-            }
-            ends[j] = v as usize - 1;
-        }
-        let (gs, gd) = (graph_of(ends[0]), graph_of(ends[1]));
-        if gs != gd {
-            return Err(a.err(
-                line,
-                format!(
-                    "edge ({}, {}) crosses graphs: node {} is in graph {} but node {} is in graph {}",
-                    r[0], r[1], r[0], gs + 1, r[1], gd + 1
-                ),
-            ));
-        }
-        if gs < last_graph {
-            return Err(a.err(
-                line,
-                format!(
-                    "an edge of graph {} follows edges of graph {}: edges must be grouped by graph",
-                    gs + 1,
-                    last_graph + 1
-                ),
-            ));
-        }
-        last_graph = gs;
+    while let Some((ln, line)) = a.next_line(&mut buf)? {
+        a.fields(ln, line, Some(2), &mut ints)?;
+        let (gs, s, d) = check_edge(&a, ln, &ints, n, graph_of, &mut last_graph)?;
         edge_ptr[gs + 1] += 1;
-        src.push(ends[0]);
-        dst.push(ends[1]);
+        src.push(s);
+        dst.push(d);
     }
     for i in 0..g {
         edge_ptr[i + 1] += edge_ptr[i];
@@ -223,156 +559,95 @@ pub fn load_tu(
     let e = src.len();
 
     // Node features.
-    let mut columns: Vec<Vec<f32>> = Vec::new(); // per-node feature blocks, concatenated later
-    let mut width = 0usize;
+    let mut attrs: Option<(Vec<f32>, usize)> = None;
     if opts.use_node_attr {
-        let na = TextFile::read(file("node_attributes")).map_err(|err| match err {
-            Error::Io { path, .. } => Error::Dataset {
-                path,
-                message: "use_node_attr is set but the file cannot be read".into(),
-            },
-            other => other,
-        })?;
-        let rows = na.rows::<f32>(None)?;
-        na.expect_lines(rows.len(), n, "the graph indicator")?;
-        let w = rows.first().map_or(0, Vec::len);
-        for (k, r) in rows.iter().enumerate() {
-            if r.len() != w {
-                return Err(na.err(k + 1, format!("{} values, but line 1 has {w}", r.len())));
-            }
-            if let Some(v) = r.iter().find(|v| !v.is_finite()) {
-                return Err(na.err(k + 1, format!("value {v} is not finite")));
-            }
+        let mut na = open_attributes(file("node_attributes"))?;
+        let mut check = Attributes::default();
+        let mut values = Vec::new();
+        while let Some((ln, line)) = na.next_line(&mut buf)? {
+            na.fields(ln, line, None, &mut floats)?;
+            check.push(&na, ln, &floats)?;
+            values.extend_from_slice(&floats);
         }
-        width += w;
-        columns.push(rows.into_iter().flatten().collect());
+        na.expect_lines(n, "the graph indicator")?;
+        attrs = Some((values, check.width()));
     }
-    let labels_block = match TextFile::read_optional(file("node_labels"))? {
-        Some(nl) => {
-            let rows = nl.rows::<i64>(None)?;
-            nl.expect_lines(rows.len(), n, "the graph indicator")?;
-            let cols = rows.first().map_or(0, Vec::len);
-            if let Some(k) = rows.iter().position(|r| r.len() != cols) {
-                return Err(nl.err(
-                    k + 1,
-                    format!("{} labels, but line 1 has {cols}", rows[k].len()),
-                ));
+    let attr_width = attrs.as_ref().map_or(0, |a| a.1);
+    let labels = match Lines::open_optional(file("node_labels"))? {
+        Some(mut nl) => {
+            let mut stats = LabelStats::default();
+            let mut rows: Vec<i64> = Vec::new();
+            while let Some((ln, line)) = nl.next_line(&mut buf)? {
+                nl.fields(ln, line, None, &mut ints)?;
+                stats.push(&nl, ln, &ints)?;
+                rows.extend_from_slice(&ints);
             }
-            let mins: Vec<i64> = (0..cols)
-                .map(|c| rows.iter().map(|r| r[c]).min().unwrap_or(0))
-                .collect();
-            let widths: Vec<usize> = if cols == 1 {
-                if num_features < width {
-                    return Err(Error::Mismatch(format!(
-                        "the model takes {num_features} features but the node attributes alone have {width}"
-                    )));
-                }
-                vec![num_features - width]
-            } else {
-                // Widths of any i64 range, summed without overflow; more than the model
-                // takes is refused here, before N × width features are allocated.
-                let widths: Vec<u64> = (0..cols)
-                    .map(|c| {
-                        let max = rows.iter().map(|r| r[c]).max().unwrap_or(0);
-                        (max as i128 - mins[c] as i128 + 1) as u64
-                    })
-                    .collect();
-                let total = widths.iter().fold(0u64, |t, &w| t.saturating_add(w));
-                if total.saturating_add(width as u64) > num_features as u64 {
-                    return Err(Error::Mismatch(format!(
-                        "dataset {name} in {}: its {cols} node label columns give {total} one-hot \
-                         features{}, the model expects {num_features}",
-                        dir.display(),
-                        if width > 0 {
-                            format!(" after {width} node attributes")
-                        } else {
-                            String::new()
-                        }
-                    )));
-                }
-                widths.into_iter().map(|w| w as usize).collect()
-            };
-            let total: usize = widths.iter().sum();
-            let mut block = vec![0f32; n * total];
-            for (k, r) in rows.iter().enumerate() {
-                let mut off = 0;
-                for c in 0..cols {
-                    // i128: a label and the minimum may be any two i64 values.
-                    let v = r[c] as i128 - mins[c] as i128;
-                    if v >= widths[c] as i128 {
-                        return Err(nl.err(
-                            k + 1,
-                            format!(
-                                "node label {} (one-hot index {v} after subtracting the minimum {}) does not fit the model's {} input features",
-                                r[c], mins[c], widths[c]
-                            ),
-                        ));
-                    }
-                    block[k * total + off + v as usize] = 1.0;
-                    off += widths[c];
-                }
-            }
-            Some((block, total))
+            nl.expect_lines(n, "the graph indicator")?;
+            let enc = stats.one_hot(num_features, attr_width, name, dir)?;
+            Some((nl, rows, enc))
         }
         None => None,
     };
-    if let Some((block, w)) = labels_block {
-        width += w;
-        columns.push(block);
-    }
-    if width != num_features {
-        return Err(Error::Mismatch(format!(
-            "dataset {name} in {} gives {width} node features (attributes used: {}), the model expects {num_features}",
-            dir.display(),
-            opts.use_node_attr
-        )));
-    }
-    let x = if columns.len() == 1 {
-        columns.pop().unwrap_or_default()
-    } else {
-        let widths: Vec<usize> = columns.iter().map(|c| c.len() / n).collect();
-        let mut x = Vec::with_capacity(n * width);
+    let width = attr_width + labels.as_ref().map_or(0, |l| l.2.width());
+    check_width(width, num_features, name, dir, opts)?;
+    let mut x = vec![0f32; n * width];
+    if let Some((values, w)) = &attrs {
         for i in 0..n {
-            for (c, w) in columns.iter().zip(&widths) {
-                x.extend_from_slice(&c[i * w..(i + 1) * w]);
-            }
+            x[i * width..i * width + w].copy_from_slice(&values[i * w..(i + 1) * w]);
         }
-        x
-    };
+    }
+    if let Some((nl, rows, enc)) = &labels {
+        let cols = rows.len() / n;
+        for i in 0..n {
+            enc.encode(
+                nl,
+                i + 1,
+                &rows[i * cols..(i + 1) * cols],
+                &mut x[i * width + attr_width..(i + 1) * width],
+            )?;
+        }
+    }
 
     // Per-edge and per-graph extras.
-    let edge_labels = match TextFile::read_optional(file("edge_labels"))? {
-        Some(el) => {
-            let rows = el.rows::<i64>(None)?;
-            el.expect_lines(rows.len(), e, &format!("{name}_A.txt"))?;
-            Some(rows.iter().map(|r| r[0]).collect())
-        }
-        None => None,
-    };
-    let edge_gt = match TextFile::read_optional(file("edge_gt"))? {
-        Some(gt) => {
-            let v = gt.column()?;
-            gt.expect_lines(v.len(), e, &format!("{name}_A.txt"))?;
-            if let Some(k) = v.iter().position(|&m| m != 0 && m != 1) {
-                return Err(gt.err(k + 1, format!("mark {} is not 0 or 1", v[k])));
+    let a_name = format!("{name}_A.txt");
+    let edge_labels = match Lines::open_optional(file("edge_labels"))? {
+        Some(mut el) => {
+            let mut v = Vec::new();
+            while let Some((ln, line)) = el.next_line(&mut buf)? {
+                el.fields(ln, line, None, &mut ints)?;
+                v.push(ints[0]);
             }
-            Some(v.iter().map(|&m| m as u8).collect())
+            el.expect_lines(e, &a_name)?;
+            Some(v)
         }
         None => None,
     };
-    let graph_labels = match TextFile::read_optional(file("graph_labels"))? {
-        Some(gl) => {
-            let v = gl.column()?;
-            gl.expect_lines(v.len(), g, "the graph indicator's graph count")?;
-            // PyG remaps labels through their sorted unique values.
-            let mut uniq = v.clone();
-            uniq.sort_unstable();
-            uniq.dedup();
-            Some(
-                v.iter()
-                    .map(|l| uniq.binary_search(l).unwrap_or(0) as i64)
-                    .collect(),
-            )
+    let edge_gt = match Lines::open_optional(file("edge_gt"))? {
+        Some(mut gt) => {
+            let mut v = Vec::new();
+            while let Some((ln, line)) = gt.next_line(&mut buf)? {
+                let m = gt.int(ln, line, &mut ints)?;
+                v.push(check_mark(&gt, ln, m)?);
+            }
+            gt.expect_lines(e, &a_name)?;
+            Some(v)
+        }
+        None => None,
+    };
+    let graph_labels = match Lines::open_optional(file("graph_labels"))? {
+        Some(mut gl) => {
+            let mut v = Vec::new();
+            while let Some((ln, line)) = gl.next_line(&mut buf)? {
+                v.push(gl.int(ln, line, &mut ints)?);
+            }
+            gl.expect_lines(g, "the graph indicator's graph count")?;
+            let uniq: Vec<i64> = v
+                .iter()
+                .copied()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            Some(v.iter().map(|&l| class_id(&uniq, l).unwrap_or(0)).collect())
         }
         None => None,
     };
