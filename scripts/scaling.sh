@@ -33,7 +33,7 @@ echo "one process, 1 thread:                  $one s"
 t=$(now)
 for k in 0 1; do
     RAYON_NUM_THREADS=1 "${run[@]}" --graphs "$graphs" --steps "$steps" --shard "$k/2" \
-        --out "$work/two/run.safetensors" >/dev/null &
+        --out "$work/two/run.safetensors" >/dev/null 2>&1 &
 done
 wait
 two=$(since "$t")
@@ -64,7 +64,7 @@ for n in 2 8 32 128; do
     d="$work/m$n"
     for ((k = 0; k < n; k++)); do
         RAYON_NUM_THREADS=1 "${run[@]}" --graphs "$graphs" --method saliency --shard "$k/$n" \
-            --out "$d/run.safetensors" >/dev/null &
+            --out "$d/run.safetensors" >/dev/null 2>&1 &
         if (( (k + 1) % 2 == 0 )); then wait; fi
     done
     wait
