@@ -115,7 +115,7 @@ impl std::str::FromStr for Device {
     }
 }
 
-/// Parses a device list: one device ([`Device::from_str`]), `cuda:all` (every GPU of
+/// Parses a device list: one device (as `Device` parses it), `cuda:all` (every GPU of
 /// this machine), `cuda:0,2` (those GPUs) or `interpret:K` (K emulated devices, so
 /// that the splitting of work across devices can be tested without a GPU). A sweep
 /// splits each chunk across the devices of the list, one host thread each.

@@ -5,7 +5,7 @@
 //! a window at a time, with the decoders of [`super::pyg`] and the checks of
 //! [`super::pyg::load`] (same kinds of error, naming the tensor); it keeps the node and
 //! edge count of every graph and a hash of every segment of
-//! [`CHECKPOINT`](super::stream::CHECKPOINT) graphs. [`PygSource::load`] decodes the
+//! 256 graphs. [`PygSource::load`] decodes the
 //! slices of the range's graphs from the map. Pages read are handed back to the system
 //! after each window and each load, so that resident memory stays bounded by the range,
 //! not by the file.

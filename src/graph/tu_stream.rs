@@ -4,7 +4,7 @@
 //! [`TuSource::open`] makes one pass over the files, line by line, with the checks of
 //! [`super::tu::load_tu`] (shared with it, so the same inputs give the same errors). It
 //! keeps the node and edge count of every graph and, every
-//! [`CHECKPOINT`](super::stream::CHECKPOINT) graphs, where the segment of every file
+//! 256 graphs, where the segment of every file
 //! starts and a hash of its bytes; the rest of the pass is dropped. What the encoding
 //! needs from whole files is kept too: the label columns' minima (one-hot), the sorted
 //! distinct graph labels (PyG's remapping).
@@ -145,7 +145,7 @@ impl TuSource {
     /// Opens the TU dataset `NAME` in `dir` for a model of `num_features` inputs (the
     /// arguments of [`super::tu::load_tu`]), with one pass over its files that checks
     /// everything `load_tu` checks. Memory: two u32 per graph, and a few numbers per
-    /// file every [`CHECKPOINT`](super::stream::CHECKPOINT) graphs.
+    /// file every 256 graphs.
     pub fn open(
         dir: impl AsRef<Path>,
         name: &str,
