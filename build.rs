@@ -12,6 +12,14 @@
 //! 4. Feature `interpret`: compiles the same kernel files as host C++ (g++,
 //!    C++20) with `kernels/interpret/runtime.hpp`, and generates one exported
 //!    launch entry per kernel, so a new kernel needs no extra work.
+//! 5. Feature `sanitize` (implies `interpret`): compiles a rewritten copy of
+//!    the kernel files and the prelude instead (`build/sanitize.rs`: pointers
+//!    become the checked pointers of `kernels/interpret/sanitize.hpp`), with
+//!    `GI_SANITIZE` defined, plus the sanitizer's own test kernels
+//!    (`kernels/interpret/sanitizer_tests.cu`).
+
+#[path = "build/sanitize.rs"]
+mod sanitize;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -28,6 +36,7 @@ fn main() {
         build_interpret(&out, &files);
     }
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=build");
     println!("cargo:rerun-if-changed=kernels");
     println!("cargo:rerun-if-env-changed=GRAPH_IG_NVCC");
     println!("cargo:rerun-if-env-changed=GRAPH_IG_CUDA_ARCH");
@@ -64,26 +73,50 @@ fn kernel_files() -> Vec<KernelFile> {
         .expect("kernels/ exists")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "cu"))
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).expect("kernel file is readable");
-            let kernels = text
-                .split("GI_KERNEL void ")
-                .skip(1)
-                .map(|rest| rest.split('(').next().unwrap_or("").trim().to_string())
-                .collect();
-            KernelFile {
-                stem: path
-                    .file_stem()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned(),
-                path,
-                kernels,
-            }
-        })
+        .map(kernel_file)
         .collect();
     files.sort_by(|a, b| a.stem.cmp(&b.stem));
     files
+}
+
+fn kernel_file(path: PathBuf) -> KernelFile {
+    let text = std::fs::read_to_string(&path).expect("kernel file is readable");
+    let kernels = text
+        .split("GI_KERNEL void ")
+        .skip(1)
+        .map(|rest| rest.split('(').next().unwrap_or("").trim().to_string())
+        .collect();
+    KernelFile {
+        stem: path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned(),
+        path,
+        kernels,
+    }
+}
+
+/// The parameter names of kernel `name` in `text` (the last identifier of each
+/// parameter), for the sanitizer's messages.
+fn kernel_params(text: &str, name: &str) -> Vec<String> {
+    let Some(start) = text.find(&format!("GI_KERNEL void {name}(")) else {
+        return Vec::new();
+    };
+    let rest = &text[start..];
+    let open = rest.find('(').unwrap_or(0) + 1;
+    let close = rest[open..].find(')').map_or(rest.len(), |c| open + c);
+    rest[open..close]
+        .split(',')
+        .map(|p| {
+            p.trim_end()
+                .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn write_kernel_table(out: &Path, files: &[KernelFile]) {
@@ -182,8 +215,19 @@ fn build_ptx(out: &Path, files: &[KernelFile]) {
     std::fs::write(out.join("prebuilt_ptx.rs"), table).expect("OUT_DIR is writable");
 }
 
+/// Writes the sanitize build's rewritten copy of `path` into `dir`; returns its path.
+fn rewritten(dir: &Path, path: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(path).expect("kernel file is readable");
+    let copy = sanitize::rewrite(&text, &path.to_string_lossy())
+        .unwrap_or_else(|e| panic!("sanitizer mode cannot rewrite {}: {e}", path.display()));
+    let to = dir.join(path.file_name().expect("a file name"));
+    std::fs::write(&to, copy).expect("OUT_DIR is writable");
+    to
+}
+
 fn build_interpret(out: &Path, files: &[KernelFile]) {
     let kernels_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
+    let sanitize = std::env::var_os("CARGO_FEATURE_SANITIZE").is_some();
     let mut build = cc::Build::new();
     build
         .cpp(true)
@@ -193,20 +237,42 @@ fn build_interpret(out: &Path, files: &[KernelFile]) {
         .flag_if_supported("-Wno-unused-parameter")
         .opt_level(2)
         .warnings(true);
+    // Sanitizer mode: the rewritten copies, beside a rewritten prelude (which their
+    // `#include "prelude.cuh"` finds first), and the sanitizer's own test kernels.
+    let san_dir = out.join("sanitize");
+    let mut extra = Vec::new();
+    if sanitize {
+        build.define("GI_SANITIZE", None);
+        std::fs::create_dir_all(&san_dir).expect("OUT_DIR is writable");
+        rewritten(&san_dir, &kernels_dir.join("prelude.cuh"));
+        extra.push(kernel_file(
+            kernels_dir.join("interpret/sanitizer_tests.cu"),
+        ));
+    }
     let mut rust = String::from("unsafe extern \"C\" {\n");
     let mut table = String::from("/// Interpret-mode launch entries, by kernel name.\npub(crate) static INTERPRET_KERNELS: &[(&str, InterpretEntry)] = &[\n");
-    for f in files {
+    for f in files.iter().chain(&extra) {
+        let source = if sanitize {
+            rewritten(&san_dir, &f.path)
+        } else {
+            f.path.clone()
+        };
+        let text = std::fs::read_to_string(&f.path).expect("kernel file is readable");
         let mut cpp = format!(
             "// Generated by build.rs: {} compiled as host C++.\n#include {:?}\n",
-            f.stem, f.path
+            f.stem, source
         );
         for k in &f.kernels {
+            let names: String = kernel_params(&text, k)
+                .iter()
+                .map(|p| format!("{p:?}, "))
+                .collect();
             writeln!(
                 cpp,
-                "extern \"C\" void gi_interpret_{k}(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned long long smem, void** args, const unsigned char* kinds, int nargs) {{\n    ::gi::launch({k}, \"{k}\", dim3{{gx, gy, gz}}, dim3{{bx, by, bz}}, smem, args, kinds, nargs);\n}}"
+                "extern \"C\" int gi_interpret_{k}(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned long long smem, void** args, const unsigned char* kinds, const unsigned long long* bytes, int nargs, char* report, unsigned long long cap) {{\n    static const char* const names[] = {{{names}nullptr}};\n    try {{\n        return ::gi::launch({k}, \"{k}\", names, dim3{{gx, gy, gz}}, dim3{{bx, by, bz}}, smem, args, kinds, bytes, nargs, report, cap);\n    }} catch (...) {{\n        ::gi::fail(\"{k}: the launch failed on the host (out of memory?)\");\n    }}\n}}"
             )
             .ok();
-            writeln!(rust, "    fn gi_interpret_{k}(gx: u32, gy: u32, gz: u32, bx: u32, by: u32, bz: u32, smem: u64, args: *mut *mut core::ffi::c_void, kinds: *const u8, nargs: i32);").ok();
+            writeln!(rust, "    fn gi_interpret_{k}(gx: u32, gy: u32, gz: u32, bx: u32, by: u32, bz: u32, smem: u64, args: *mut *mut core::ffi::c_void, kinds: *const u8, bytes: *const u64, nargs: i32, report: *mut u8, cap: u64) -> i32;").ok();
             writeln!(table, "    ({k:?}, gi_interpret_{k}),").ok();
         }
         let path = out.join(format!("interpret_{}.cpp", f.stem));

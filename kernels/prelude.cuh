@@ -10,9 +10,9 @@
 //   - kernels: `GI_KERNEL void name(args)` (extern "C" __global__), with
 //     pointer, int, long long and float arguments; __device__ helpers;
 //   - threadIdx, blockIdx, blockDim, gridDim (all three dimensions);
-//   - __syncthreads();
-//   - warp shuffles __shfl_sync, __shfl_down_sync, __shfl_xor_sync and votes
-//     __ballot_sync, __any_sync, __all_sync, on full warps (mask 0xffffffff,
+//   - __syncthreads(); __syncwarp() (full mask);
+//   - warp shuffles __shfl_sync, __shfl_down_sync, __shfl_xor_sync (width 32) and
+//     votes __ballot_sync, __any_sync, __all_sync, on full warps (mask 0xffffffff,
 //     blockDim a multiple of 32, all 32 lanes calling);
 //   - atomicAdd on int, unsigned, float and double; atomicMax on int and unsigned;
 //   - static `__shared__` arrays, and dynamic shared memory through
@@ -22,6 +22,32 @@
 //   - no early `return` before a __syncthreads that other threads reach.
 // Threads that leave the kernel stop taking part in __syncthreads (as on
 // Volta and later GPUs).
+//
+// Sanitizer mode (cargo feature `sanitize`; `bash scripts/sanitize.sh` runs every
+// interpret-mode test with it; docs/sanitizer.md) checks what a CPU run otherwise
+// hides, and names the kernel, block, thread, buffer (argument position and name)
+// and index, or the barrier's line:
+//   - memcheck: every access through a pointer, to global or shared memory, is
+//     bounds-checked; a bad one (out of bounds, null, misaligned) stops the launch;
+//   - racecheck: two threads of a launch touch the same location, one of them
+//     writing, with no __syncthreads between them (in one warp: no __syncthreads or
+//     __syncwarp; shuffles do not order memory), or from different blocks of the
+//     grid (never ordered); atomics do not race with each other;
+//   - initcheck: shared memory starts each block poisoned (signalling NaNs, 0xff
+//     bytes for integers) and reading a byte not yet written in the block is a finding;
+//   - synccheck: a __syncthreads (warp primitive) that the block's threads (the
+//     warp's lanes) reach at different lines, or while some have left the kernel
+//     (the early-return rule above), and a block whose threads all wait forever;
+//   - blocks run in a seeded random order, several at a time (the seed is printed;
+//     GRAPH_IG_SANITIZE_SEED repeats it, GRAPH_IG_SANITIZE_BLOCKS sets how many).
+// It compiles a rewritten copy of each kernel file (build/sanitize.rs): pointers to
+// element types become checked pointers and `__shared__` declarations per-block
+// arrays. What that asks of a kernel (anything else fails to compile there, loudly):
+//   - elements of 2, 4 or 8 bytes (float, int, long long, double, gi_bf16, gi_f16);
+//   - static shared memory as `__shared__ T name[N];` or `__shared__ T name;`;
+//   - a read `p[i]` kept in a variable of the element type: `auto v = p[i]` holds a
+//     checked reference there, read only where v is used.
+// Pointers to structs are not checked.
 //
 // Narrow storage (bf16, f16) uses the gi_bf16 / gi_f16 types below, converted
 // with integer bit operations, so that a GPU and interpret mode round every
@@ -38,7 +64,11 @@
 
 #include "interpret/runtime.hpp"
 #define GI_KERNEL extern "C"
+#ifdef GI_SANITIZE
+#define GI_DYNAMIC_SHARED(type, name) ::gi::ptr<type> name = ::gi::dynamic_shared<type>()
+#else
 #define GI_DYNAMIC_SHARED(type, name) type* name = reinterpret_cast<type*>(::gi::dynamic_shared())
+#endif
 #define GI_INFINITY __int_as_float(0x7f800000)
 
 #endif

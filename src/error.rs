@@ -92,6 +92,21 @@ pub enum Error {
     #[error("device unavailable: {0}")]
     Device(String),
 
+    /// Sanitizer mode (feature `sanitize`) found bugs in a kernel launch.
+    #[error("sanitizer: {findings} finding(s) in kernel {kernel} (grid {grid}, block {block}):\n{report}")]
+    Sanitizer {
+        /// The kernel launched.
+        kernel: String,
+        /// Blocks of the launch.
+        grid: u32,
+        /// Threads per block.
+        block: u32,
+        /// Distinct findings (the report lists the first ones).
+        findings: usize,
+        /// One line per finding: the check, the kernel, block, thread, buffer and index.
+        report: String,
+    },
+
     /// A sweep's partial results cannot be reused.
     #[error("{path}: {message}")]
     Resume {

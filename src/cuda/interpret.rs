@@ -7,13 +7,34 @@
 //! This proves the logic of the kernels and of the host code that drives them
 //! (launch shapes, chunking, buffers); it says nothing about speed or about the
 //! GPU's memory model.
+//!
+//! With the feature `sanitize` the same launches are checked (memcheck,
+//! racecheck, initcheck, synccheck; `kernels/interpret/sanitize.hpp`) and run
+//! their blocks in a random order, several at a time: a launch with findings
+//! prints them to stderr and fails with [`Error::Sanitizer`].
 
 use super::launch::{Arg, Elem, Gpu, Shape};
 use crate::{Error, Result};
 use std::ffi::c_void;
 
-type InterpretEntry =
-    unsafe extern "C" fn(u32, u32, u32, u32, u32, u32, u64, *mut *mut c_void, *const u8, i32);
+type InterpretEntry = unsafe extern "C" fn(
+    u32,
+    u32,
+    u32,
+    u32,
+    u32,
+    u32,
+    u64,
+    *mut *mut c_void,
+    *const u8,
+    *const u64,
+    i32,
+    *mut u8,
+    u64,
+) -> i32;
+
+/// Room for a launch's sanitizer findings (the runtime truncates beyond it).
+const REPORT_BYTES: usize = 16 << 10;
 
 include!(concat!(env!("OUT_DIR"), "/interpret_kernels.rs"));
 
@@ -110,16 +131,28 @@ impl Gpu for InterpretGpu {
                 Arg::Long(_) => 8,
             })
             .collect();
+        // Each buffer's size in bytes (sanitizer mode checks every access against it).
+        let bytes: Vec<u64> = args
+            .iter()
+            .map(|a| match a {
+                Arg::F(b) => std::mem::size_of_val(b.data.as_slice()) as u64,
+                Arg::I(b) => std::mem::size_of_val(b.data.as_slice()) as u64,
+                Arg::Out(b) => std::mem::size_of_val(b.data.as_slice()) as u64,
+                Arg::Null | Arg::Int(_) | Arg::Long(_) | Arg::Float(_) => 0,
+            })
+            .collect();
         let mut argv: Vec<*mut c_void> = slots
             .iter_mut()
             .map(|s| s as *mut u64 as *mut c_void)
             .collect();
+        let mut report = vec![0u8; REPORT_BYTES];
         // SAFETY: the caller upholds `Gpu::launch`'s contract (sizes and indices checked
         // before the launch); each buffer outlives the call (borrowed by `args`), outputs
         // are borrowed mutably, and the slots hold one value per kernel parameter in
         // signature order (the entry checks their number and kinds against the kernel's
-        // signature before reading them; a 4-byte value sits in the low bytes of its slot).
-        unsafe {
+        // signature before reading them; a 4-byte value sits in the low bytes of its slot);
+        // `bytes` has one entry per argument and `report` is writable for its length.
+        let findings = unsafe {
             entry(
                 shape.grid,
                 1,
@@ -130,8 +163,25 @@ impl Gpu for InterpretGpu {
                 u64::from(shape.smem),
                 argv.as_mut_ptr(),
                 kinds.as_ptr(),
+                bytes.as_ptr(),
                 kinds.len() as i32,
-            );
+                report.as_mut_ptr(),
+                report.len() as u64,
+            )
+        };
+        if findings != 0 {
+            let end = report.iter().position(|&b| b == 0).unwrap_or(report.len());
+            let text = String::from_utf8_lossy(&report[..end]);
+            for line in text.lines() {
+                eprintln!("graph-ig sanitizer: {line}");
+            }
+            return Err(Error::Sanitizer {
+                kernel: kernel.to_string(),
+                grid: shape.grid,
+                block: shape.block,
+                findings: findings as usize,
+                report: text.trim_end().to_string(),
+            });
         }
         Ok(())
     }
