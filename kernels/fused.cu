@@ -421,7 +421,8 @@ __device__ void fused_ig_body(float* smem, const int* __restrict__ node_ptr, con
             part += a;
         }
         // Deterministic block sum: per-thread partials, then thread 0 in thread order.
-        s.tmp[0] = 0.0f;
+        // Thread 0 alone clears the sum (every thread writing it would be a race).
+        if (t == 0) s.tmp[0] = 0.0f;
         __syncthreads();
         float* partials = s.a;  // n * D >= blockDim is not guaranteed: fold into D slots
         for (int r = 0; r < T; r += D) {
