@@ -6,7 +6,7 @@
 //!   arithmetic types, `gi_bf16`, `gi_f16` and template type parameters), with
 //!   or without `const`, becomes `::gi::ptr<T>`, the checked pointer of
 //!   `kernels/interpret/sanitize.hpp` (also after commas: `float *a, *b`);
-//! - `reinterpret_cast` to such a pointer becomes `static_cast` (the checked
+//! - `reinterpret_cast` and `const_cast` to such a pointer become `static_cast` (the checked
 //!   pointer converts explicitly);
 //! - `__shared__ T name[N];` and `__shared__ T name;` become a per-block array
 //!   of the runtime (`::gi::static_shared`), checked like the rest.
@@ -321,7 +321,7 @@ pub fn rewrite(src: &str, origin: &str) -> Result<String, String> {
             i = next;
             continue;
         }
-        if t.text == "reinterpret_cast" {
+        if t.text == "reinterpret_cast" || t.text == "const_cast" {
             let open = sig(&toks, i + 1);
             if is(&toks, open, "<")
                 && open

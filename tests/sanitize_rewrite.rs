@@ -57,6 +57,11 @@ fn template_parameters_and_casts() {
         "{out}"
     );
     assert!(out.contains("return q + T * 2;"), "{out}");
+    let out = rw("__device__ void g(const int* c) { int* w = const_cast<int*>(c); }\n");
+    assert!(
+        out.contains("::gi::ptr<int> w = static_cast<::gi::ptr<int>>(c);"),
+        "{out}"
+    );
 }
 
 #[test]

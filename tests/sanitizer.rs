@@ -150,6 +150,28 @@ fn memcheck_stops_a_read_past_a_buffer_and_names_the_argument() {
 }
 
 #[test]
+fn memcheck_stops_a_write_to_an_argument_declared_const() {
+    let gpu = InterpretGpu::default();
+    let x = gpu.upload(&[1.0f32; 40]).unwrap();
+    let text = finding(
+        &gpu,
+        "san_const_write",
+        shape(2, 32, 0),
+        &mut [Arg::F(&x), Arg::Int(40)],
+    );
+    has(
+        &text,
+        &[
+            "memcheck: kernel san_const_write",
+            "write of argument 0 (x) at element ",
+            "which the kernel declares const",
+            "the launch was stopped",
+        ],
+    );
+    assert_eq!(gpu.download(&x).unwrap(), vec![1.0f32; 40], "nothing was written");
+}
+
+#[test]
 fn memcheck_checks_static_shared_arrays() {
     let gpu = InterpretGpu::default();
     let mut y = gpu.zeros::<f32>(2 * 64).unwrap();

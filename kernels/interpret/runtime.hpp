@@ -60,6 +60,7 @@ struct Site {
 #include "sanitize.hpp"
 #endif
 
+
 namespace gi {
 
 [[noreturn]] inline void fail(const char* what) {
@@ -638,6 +639,15 @@ constexpr unsigned char kind_of() {
 }
 
 #ifdef GI_SANITIZE
+// Whether parameter type T is a pointer to const (a read-only argument).
+template <typename T>
+constexpr bool const_arg() {
+    if constexpr (is_checked_ptr<T>::value)
+        return std::is_const_v<typename T::element_type>;
+    else
+        return false;
+}
+
 // Argument i of a launch: a checked pointer into its region, or the scalar's value.
 template <typename T>
 T arg_value(void** args, size_t i, san::Launch& l) {
@@ -684,6 +694,8 @@ int launch(void (*kernel)(Args...), const char* name, const char* const* names, 
     }
     if (cap > 0) report[0] = '\0';
 #ifdef GI_SANITIZE
+    constexpr bool readonly[] = {const_arg<Args>()..., false};
+    san::note_launch(name);
     san::Launch l;
     l.kernel = name;
     l.args.resize(size_t(nargs));
@@ -693,6 +705,7 @@ int launch(void (*kernel)(Args...), const char* name, const char* const* names, 
         r.kind = "argument";
         r.arg = i;
         r.name = names[i];
+        r.readonly = readonly[i];
         r.attach(*static_cast<unsigned char**>(args[i]), size_t(bytes[i]));
     }
     san::current = &l;

@@ -97,6 +97,11 @@ struct Region {
     unsigned char* base = nullptr;
     size_t bytes = 0;
     bool shared = false;
+    // An argument the kernel declares `const T*`: it has no shadow memory. The host
+    // passes each buffer once per launch (Rust's borrows: an output is borrowed
+    // mutably, so no other argument is the same buffer), so nothing in the launch
+    // writes it and its reads cannot race; a write to it is a memcheck finding.
+    bool readonly = false;
     // One cell per 2 bytes, from calloc: the pages of a large buffer's shadow are only
     // touched where the kernel touches the buffer.
     std::unique_ptr<Cell[], decltype(&std::free)> cells{nullptr, &std::free};
@@ -107,7 +112,7 @@ struct Region {
     void attach(unsigned char* b, size_t n) {
         base = b;
         bytes = n;
-        ncells = (n + 1) / 2;
+        ncells = readonly ? 0 : (n + 1) / 2;
         cells.reset(ncells == 0 ? nullptr : static_cast<Cell*>(std::calloc(ncells, sizeof(Cell))));
         if (ncells != 0 && cells == nullptr) {
             std::fprintf(stderr, "graph-ig sanitizer: out of memory for shadow memory\n");
@@ -216,6 +221,19 @@ inline std::string who_text(const Who& w) {
     return "block " + std::to_string(w.block) + " thread " + std::to_string(w.thread);
 }
 
+// GRAPH_IG_SANITIZE_COVERAGE=FILE: appends the name of every kernel this process
+// launches, once each, to FILE (scripts/sanitize.sh checks that the tests it runs
+// launch every kernel of kernels/*.cu). Called under the launch mutex.
+inline void note_launch(const char* kernel) {
+    static const char* path = std::getenv("GRAPH_IG_SANITIZE_COVERAGE");
+    static std::set<std::string> seen;
+    if (path == nullptr || *path == '\0' || !seen.insert(kernel).second) return;
+    if (std::FILE* f = std::fopen(path, "a")) {
+        std::fprintf(f, "%s\n", kernel);
+        std::fclose(f);
+    }
+}
+
 [[noreturn]] inline void stop_launch() {
     if (!current->stop.exchange(true) && current->wake) current->wake();
     throw Stop{};
@@ -278,6 +296,17 @@ inline std::string where_text(const Region* r, long long off, size_t size, const
     else
         text += "; the buffer holds " + std::to_string(r->bytes / size) + " elements";
     text += " (" + since(me) + "); the launch was stopped";
+    current->report.add("mem", std::move(text));
+    stop_launch();
+}
+
+// A write through a pointer cast from an argument the kernel declares const.
+[[noreturn]] inline void readonly_fail(const Region* r, long long off, size_t size,
+                                       const char* type, const char* verb) {
+    std::string text = std::string("memcheck: kernel ") + current->kernel + ", " + who_text(me) +
+                       ": " + verb + " of " + where_text(r, off, size, type) +
+                       ", which the kernel declares const (" + since(me) +
+                       "); the launch was stopped";
     current->report.add("mem", std::move(text));
     stop_launch();
 }
@@ -424,7 +453,7 @@ V load(Region* r, long long off) {
                   "sanitizer mode checks 2-, 4- and 8-byte elements only");
     check_stop();
     bounds<V>(r, off, "read");
-    shadow(r, off, sizeof(V), type_name<V>(), Op::Read);
+    if (!r->readonly) shadow(r, off, sizeof(V), type_name<V>(), Op::Read);
     // A relaxed atomic load: a racing kernel is reported, not undefined behaviour here.
     Bits<V> bits = std::atomic_ref<Bits<V>>(*reinterpret_cast<Bits<V>*>(r->base + off))
                        .load(std::memory_order_relaxed);
@@ -437,6 +466,7 @@ template <typename V>
 void store(Region* r, long long off, const V& v) {
     check_stop();
     bounds<V>(r, off, "write");
+    if (r->readonly) readonly_fail(r, off, sizeof(V), type_name<V>(), "write");
     shadow(r, off, sizeof(V), type_name<V>(), Op::Write);
     Bits<V> bits;
     std::memcpy(&bits, &v, sizeof(V));
@@ -449,6 +479,7 @@ template <typename V, typename F>
 V atomic_rmw(Region* r, long long off, F f) {
     check_stop();
     bounds<V>(r, off, "atomic");
+    if (r->readonly) readonly_fail(r, off, sizeof(V), type_name<V>(), "atomic");
     shadow(r, off, sizeof(V), type_name<V>(), Op::Atomic);
     std::atomic_ref<V> a(*reinterpret_cast<V*>(r->base + off));
     V old = a.load();

@@ -41,6 +41,12 @@ GI_KERNEL void san_static_oob(float* __restrict__ y) {
     y[blockIdx.x * blockDim.x + threadIdx.x] = buf[threadIdx.x % 32];
 }
 
+// memcheck: a write through a pointer cast from an argument declared const.
+GI_KERNEL void san_const_write(const float* __restrict__ x, int n) {
+    float* w = const_cast<float*>(x);
+    GI_GRID_STRIDE(i, n) { w[i] = 0.0f; }
+}
+
 // racecheck: each thread writes its shared slot and reads a slot of the next warp,
 // with the __syncthreads between them left out unless `sync`.
 GI_KERNEL void san_missing_barrier(float* __restrict__ y, int sync) {
