@@ -249,6 +249,7 @@ fn build_interpret(out: &Path, files: &[KernelFile]) {
             kernels_dir.join("interpret/sanitizer_tests.cu"),
         ));
     }
+    let mut sources = Vec::new();
     let mut rust = String::from("unsafe extern \"C\" {\n");
     let mut table = String::from("/// Interpret-mode launch entries, by kernel name.\npub(crate) static INTERPRET_KERNELS: &[(&str, InterpretEntry)] = &[\n");
     for f in files.iter().chain(&extra) {
@@ -277,15 +278,65 @@ fn build_interpret(out: &Path, files: &[KernelFile]) {
         }
         let path = out.join(format!("interpret_{}.cpp", f.stem));
         std::fs::write(&path, cpp).expect("OUT_DIR is writable");
-        build.file(&path);
+        sources.push(path);
     }
     rust.push_str("}\n");
     table.push_str("];\n");
     std::fs::write(out.join("interpret_kernels.rs"), rust + &table).expect("OUT_DIR is writable");
-    if let Err(e) = build.try_compile("graph_ig_interpret") {
+    let compiled = compile_in_parallel(&build, &sources).and_then(|objects| {
+        let library = build.try_create_archive("graph_ig_interpret", &objects)?;
+        cc::try_emit_link_directives(&build, library)
+    });
+    if let Err(e) = compiled {
         panic!(
             "interpret mode: the kernels do not compile as host C++. A kernel may use CUDA \
              outside the subset documented in kernels/prelude.cuh.\n{e}"
         );
     }
+}
+
+/// Compiles `sources` with `build` on up to cargo's job count (`NUM_JOBS`) threads, one
+/// file at a time each, the largest first; returns the objects.
+fn compile_in_parallel(build: &cc::Build, sources: &[PathBuf]) -> Result<Vec<PathBuf>, cc::Error> {
+    let jobs = std::env::var("NUM_JOBS")
+        .ok()
+        .and_then(|j| j.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, sources.len().max(1));
+    let mut queue: Vec<&PathBuf> = sources.iter().collect();
+    // The generated files only include their kernel file: its size says how long it takes.
+    let cost = |p: &PathBuf| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| t.lines().nth(1).map(|l| l.trim_start_matches("#include ").trim_matches('"').to_string()))
+            .and_then(|k| std::fs::metadata(k).ok())
+            .map_or(0, |m| m.len())
+    };
+    queue.sort_by_key(|p| cost(p)); // popped from the end: the largest first
+    let queue = std::sync::Mutex::new(queue);
+    let results: Vec<Result<Vec<PathBuf>, cc::Error>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut objects = Vec::new();
+                    loop {
+                        let next = queue.lock().ok().and_then(|mut q| q.pop());
+                        let Some(path) = next else { break };
+                        objects.extend(build.clone().file(path).try_compile_intermediates()?);
+                    }
+                    Ok(objects)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a compile thread panicked"))
+            .collect()
+    });
+    let mut objects = Vec::new();
+    for r in results {
+        objects.extend(r?);
+    }
+    objects.sort();
+    Ok(objects)
 }

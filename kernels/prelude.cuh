@@ -3,7 +3,8 @@
 // Under nvcc or NVRTC this is plain CUDA. Compiled as host C++ (interpret
 // mode, g++ -std=c++20 through the `cc` crate) it pulls in
 // interpret/runtime.hpp, which supplies the built-ins below on the CPU, with
-// every CUDA thread of a block running as a real OS thread.
+// every CUDA thread of a block running as a fiber (its own stack; the fibers of a
+// launch take turns at the barriers).
 //
 // The CUDA subset kernels may use (anything else fails to compile in
 // interpret mode, loudly):

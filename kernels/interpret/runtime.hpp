@@ -1,28 +1,35 @@
 // runtime.hpp: the CUDA built-ins of the documented subset (see prelude.cuh)
 // for host C++, used by interpret mode only.
 //
-// Each block's CUDA threads are real OS threads (a pool kept from launch to
-// launch, each thread reused for every block), so __syncthreads and warp shuffles
-// synchronise exactly like on a GPU. Launches are serialised by a global mutex.
+// Every CUDA thread of a launch is a fiber: its own stack and saved registers, run
+// by the OS thread that launched. A fiber runs until it reaches a barrier (a
+// __syncthreads, a __syncwarp, a shuffle or a vote), where it hands over to the
+// next ready fiber; the barrier makes its waiters ready again once every thread
+// that takes part has arrived. So __syncthreads and warp shuffles synchronise
+// exactly like on a GPU, at the cost of a function call per switch instead of an
+// OS thread per CUDA thread (whose wake-ups cost far more than most kernels'
+// work). Launches are serialised by a global mutex; fiber stacks are kept from
+// launch to launch. Barriers that can never complete (a deadlock) stop the
+// process with a message instead of hanging.
 //
 // Plain interpret mode runs the grid's blocks one after another, in order, and
 // `static` (= __shared__) arrays are private to the running block.
 //
 // Sanitizer mode (GI_SANITIZE, cargo feature `sanitize`; sanitize.hpp) runs the
 // blocks in a seeded random order, several at a time (each in its own slot, with
-// its own threads, barriers and shared memory), checks every access through the
-// checked pointers of sanitize.hpp and every barrier's call site, and returns its
-// findings to the host.
+// its own fibers, barriers and shared memory, their threads interleaved at the
+// barriers), checks every access through the checked pointers of sanitize.hpp and
+// every barrier's call site, and returns its findings to the host.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <math.h>
 #include <memory>
@@ -31,16 +38,12 @@
 #include <random>
 #include <source_location>
 #include <string>
-#include <thread>
+#include <sys/mman.h>
 #include <tuple>
 #include <type_traits>
+#include <ucontext.h>
 #include <utility>
 #include <vector>
-#ifdef __linux__
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 
 struct dim3 {
     unsigned x = 1, y = 1, z = 1;
@@ -60,7 +63,6 @@ struct Site {
 #include "sanitize.hpp"
 #endif
 
-
 namespace gi {
 
 [[noreturn]] inline void fail(const char* what) {
@@ -70,44 +72,108 @@ namespace gi {
 
 struct Block;
 
-// Sleeps while `a` holds `old` (a futex on Linux: std::atomic::wait spins and yields
-// first, which with hundreds of threads on a few cores costs more than it saves).
-inline void sleep_while(std::atomic<uint32_t>& a, uint32_t old) {
-    while (a.load(std::memory_order_acquire) == old) {
-#ifdef __linux__
-        syscall(SYS_futex, reinterpret_cast<uint32_t*>(&a), FUTEX_WAIT_PRIVATE, old, nullptr,
-                nullptr, 0);
-#else
-        a.wait(old, std::memory_order_acquire);
+// What the built-ins read: the running CUDA thread's indices and its block slot.
+struct ThreadState {
+    dim3 thread, block;
+    Block* ctx = nullptr;
+    int linear = 0;
+};
+
+inline thread_local ThreadState self;
+
+// One CUDA thread of a launch.
+struct Fiber {
+    ucontext_t ctx;
+    ThreadState state;  // `self` while it is switched out
+#ifdef GI_SANITIZE
+    san::Who who;  // `san::me` while it is switched out
 #endif
+    Block* slot = nullptr;
+    int thread = 0;      // linear index in the block
+    bool started = false;
+    bool done = false;   // finished its current block
+    bool exit = false;   // no more blocks: return from the fiber's function
+};
+
+// Fiber stacks (with a guard page below each, so that an overflow faults), kept from
+// launch to launch. Used under the launch mutex; never unmapped.
+class Stacks {
+  public:
+    static constexpr size_t kSize = size_t(256) << 10;
+    unsigned char* get(size_t i) {
+        while (all_.size() <= i) {
+            void* p = mmap(nullptr, kSize + kGuard, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+            if (p == MAP_FAILED) fail("cannot map a fiber stack");
+            if (mprotect(p, kGuard, PROT_NONE) != 0) fail("cannot protect a fiber stack's guard page");
+            all_.push_back(static_cast<unsigned char*>(p) + kGuard);
+        }
+        return all_[i];
     }
+
+  private:
+    static constexpr size_t kGuard = 4096;
+    std::vector<unsigned char*> all_;
+};
+
+inline Stacks& stacks() {
+    static Stacks* s = new Stacks;  // leaked on purpose: fibers may outlive static destructors
+    return *s;
 }
 
-// Wakes every thread sleeping on `a` (after a change of its value).
-inline void wake_all(std::atomic<uint32_t>& a) {
-#ifdef __linux__
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&a), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr,
-            nullptr, 0);
-#else
-    a.notify_all();
+// Runs the ready fibers of one launch, one at a time, on the launching OS thread.
+// Fibers never move to another OS thread (so thread_local addresses stay valid).
+class Scheduler {
+  public:
+    void ready(Fiber* f) { queue_.push_back(f); }
+    Fiber* running() const { return running_; }
+    // In a fiber: saves its state and switches to the scheduler; returns when resumed.
+    void suspend() {
+        Fiber* f = running_;
+        f->state = self;
+#ifdef GI_SANITIZE
+        f->who = san::me;
 #endif
-}
+        if (swapcontext(&f->ctx, &main_) != 0) fail("cannot switch fibers");
+    }
+    // In the scheduler: runs `f` until it suspends or returns.
+    void resume(Fiber* f) {
+        running_ = f;
+        self = f->state;
+#ifdef GI_SANITIZE
+        san::me = f->who;
+#endif
+        if (swapcontext(&main_, &f->ctx) != 0) fail("cannot switch fibers");
+        running_ = nullptr;
+    }
+    // The next ready fiber, or nullptr.
+    Fiber* next() {
+        if (queue_.empty()) return nullptr;
+        Fiber* f = queue_.front();
+        queue_.pop_front();
+        return f;
+    }
+    ucontext_t main_;  // where the scheduler waits while a fiber runs
 
-// A barrier whose participants can leave (threads that exit the kernel).
-// Waiters spin on a phase counter and yield the core: with many more CUDA
-// threads than cores, handing the core to the threads still on their way is far
-// cheaper than sleeping in the kernel and waking everyone.
+  private:
+    std::deque<Fiber*> queue_;
+    Fiber* running_ = nullptr;
+};
+
+inline thread_local Scheduler* scheduler = nullptr;
+
+// A barrier whose participants can leave (threads that exit the kernel). A waiter
+// suspends its fiber; the last to arrive makes the waiters ready again.
 //
 // In sanitizer mode a barrier set up with `watch` is a kernel's barrier: it records
 // each participant's call site and reports (synccheck) a phase whose participants
-// disagree, or that completes while some participant has left the kernel, and a block
-// whose threads all wait at barriers that cannot complete.
+// disagree, or that completes while some participant has left the kernel.
 class Barrier {
   public:
     void reset(int n) {
-        std::lock_guard<std::mutex> g(m_);
         expected_ = n;
         arrived_ = 0;
+        waiters_.clear();
 #ifdef GI_SANITIZE
         sites_.assign(size_t(n), Site{});
         state_.assign(size_t(n), 0);
@@ -117,6 +183,12 @@ class Barrier {
     // `me` is the participant's index (thread in the block, or lane in the warp).
     void arrive_and_wait(int me, const Site& site);
     void leave(int me);
+    // Makes every waiter ready (a stopped launch: they see the stop and unwind).
+    void wake() {
+        for (Fiber* f : waiters_) scheduler->ready(f);
+        waiters_.clear();
+        arrived_ = 0;
+    }
 #ifdef GI_SANITIZE
     // Makes this a kernel barrier of `b`: participant i is thread `first + i`.
     void watch(Block* b, int first, std::string scope) {
@@ -124,38 +196,20 @@ class Barrier {
         first_ = first;
         scope_ = std::move(scope);
     }
-    // Wakes the waiters of a stopped launch (they see the stop and unwind).
-    void wake() {
-        phase_.fetch_add(1, std::memory_order_release);
-        wake_all(phase_);
-    }
 #endif
 
   private:
     void release() {
         arrived_ = 0;
-        phase_.fetch_add(1, std::memory_order_release);
-#ifdef GI_SANITIZE
-        wake_all(phase_);
-#endif
+        for (Fiber* f : waiters_) scheduler->ready(f);
+        waiters_.clear();
     }
-    std::mutex m_;
+    void wait(int me, const Site& site);
     int expected_ = 0, arrived_ = 0;
-    std::atomic<uint32_t> phase_{0};
+    std::vector<Fiber*> waiters_;
 #ifdef GI_SANITIZE
-    // Under m_, with `waiters` threads to wake: checks the phase and releases it.
-    void finish(int waiters);
-    // Waits for the phase to move on: yields the core a few times, then sleeps
-    // (sanitizer mode runs several blocks' threads at once, far more than there are
-    // cores, and a waiter that keeps yielding steals them from the threads on their way).
-    void wait(uint32_t phase) {
-        for (int i = 0; phase_.load(std::memory_order_acquire) == phase; ++i) {
-            if (i < 16)
-                std::this_thread::yield();
-            else
-                sleep_while(phase_, phase);
-        }
-    }
+    // Checks the phase and releases it.
+    void finish();
     Block* block_ = nullptr;
     int first_ = 0;
     std::string scope_;
@@ -176,39 +230,42 @@ struct StaticShared {
 };
 #endif
 
-// One block slot: the block it runs now, its barriers and its shared memory.
+// One block slot: the block it runs now, its fibers, barriers and shared memory.
 struct Block {
     dim3 grid, block;
-    Barrier sync;                // __syncthreads
-    std::vector<Barrier> warps;  // one per warp, for shuffles, votes and __syncwarp
-    std::vector<uint64_t> lanes; // shuffle exchange slots, 32 per warp
+    Barrier sync;                 // __syncthreads
+    std::vector<Barrier> warps;   // one per warp, for shuffles, votes and __syncwarp
+    std::vector<uint64_t> lanes;  // shuffle exchange slots, 32 per warp
     std::vector<unsigned char> smem;
-    Barrier gate;                // all threads of the slot, between blocks (unchecked)
+    std::unique_ptr<Fiber[]> fibers;
     int threads = 0;
-    size_t current = 0;          // the block's position in the launch's order
+    int live = 0;                 // fibers still in the current block
+    size_t current = 0;           // the block's position in the launch's order
+    std::vector<Site> wait_site;  // per thread: the barrier it waits at
+    std::vector<uint8_t> waiting; // per thread: whether it waits at a barrier
 #ifdef GI_SANITIZE
-    san::Region dyn;             // the dynamic shared memory
-    std::mutex m;                // statics and dyn_typed
+    san::Region dyn;              // the dynamic shared memory
+    std::mutex m;                 // statics and dyn_typed
     std::vector<std::unique_ptr<StaticShared>> statics;
-    bool dyn_typed = false;      // re-poisoned for a non-float type in this block
-    // Threads in the kernel (high 32 bits) and threads blocked at a barrier (low).
-    std::atomic<uint64_t> live{0};
-    std::vector<Site> wait_site;
-    std::unique_ptr<std::atomic<int>[]> waiting;
+    bool dyn_typed = false;       // re-poisoned for a non-float type in this block
 #endif
 };
-
-struct ThreadState {
-    dim3 thread, block;
-    Block* ctx = nullptr;
-    int linear = 0;
-};
-
-inline thread_local ThreadState self;
 
 inline void check_full_warp(unsigned mask) {
     if (mask != 0xffffffffu) fail("warp intrinsics need the full mask 0xffffffff");
     if (self.ctx->threads % 32 != 0) fail("warp intrinsics need blockDim to be a multiple of 32");
+}
+
+// Suspends the running fiber at this barrier until the barrier releases it.
+inline void Barrier::wait(int me, const Site& site) {
+    Fiber* f = scheduler->running();
+    Block* b = f->slot;
+    (void)me;
+    b->wait_site[size_t(f->thread)] = site;
+    b->waiting[size_t(f->thread)] = 1;
+    waiters_.push_back(f);
+    scheduler->suspend();
+    b->waiting[size_t(f->thread)] = 0;
 }
 
 #ifdef GI_SANITIZE
@@ -240,26 +297,20 @@ inline std::string site_text(const Site& s) {
     return std::string(s.what) + " at " + Sites::where(s.loc.file_name(), s.loc.line());
 }
 
-inline std::string block_text() {
-    return "block " + std::to_string(me.block);
-}
-
-// All threads still in the kernel wait at barriers that cannot complete.
-[[noreturn]] inline void deadlock(Block* b) {
+// All threads of slot `b` still in the kernel wait at barriers that cannot complete.
+inline void report_deadlock(Block* b, uint32_t block) {
     std::string where = groups(b->threads, 0, [&](int t) {
-        return b->waiting[size_t(t)].load(std::memory_order_acquire) != 0
-                   ? "wait at " + site_text(b->wait_site[size_t(t)])
-                   : std::string("had left the kernel");
+        return b->waiting[size_t(t)] != 0 ? "wait at " + site_text(b->wait_site[size_t(t)])
+                                          : std::string("had left the kernel");
     });
-    current->report.add("sync", std::string("synccheck: kernel ") + current->kernel + " " +
-                                    block_text() + ": deadlock, " + where +
+    current->report.add("sync", std::string("synccheck: kernel ") + current->kernel + " block " +
+                                    std::to_string(block) + ": deadlock, " + where +
                                     "; the launch was stopped");
-    stop_launch();
 }
 
 }  // namespace san
 
-inline void Barrier::finish(int waiters) {
+inline void Barrier::finish() {
     bool diverged = left_ > 0;
     const Site* first = nullptr;
     for (size_t i = 0; i < state_.size() && !diverged; ++i) {
@@ -274,8 +325,9 @@ inline void Barrier::finish(int waiters) {
     }
     std::string text;
     if (diverged) {
-        text = std::string("synccheck: kernel ") + san::current->kernel + " " + san::block_text() +
-               ": " + scope_ + " not reached by all threads alike: " +
+        text = std::string("synccheck: kernel ") + san::current->kernel + " block " +
+               std::to_string(san::me.block) + ": " + scope_ +
+               " not reached by all threads alike: " +
                san::groups(int(state_.size()), first_, [&](int i) {
                    return state_[size_t(i)] == 1 ? "at " + san::site_text(sites_[size_t(i)])
                                                  : (state_[size_t(i)] == 2 ? "had left the kernel"
@@ -285,7 +337,6 @@ inline void Barrier::finish(int waiters) {
     }
     for (auto& s : state_)
         if (s == 1) s = 0;
-    block_->live.fetch_sub(uint64_t(waiters), std::memory_order_acq_rel);
     release();
     if (diverged) {
         san::current->report.add("sync", std::move(text));
@@ -294,71 +345,35 @@ inline void Barrier::finish(int waiters) {
 }
 
 inline void Barrier::arrive_and_wait(int me, const Site& site) {
-    uint32_t phase;
-    if (block_ == nullptr) {  // the slot's gate
-        {
-            std::lock_guard<std::mutex> g(m_);
-            phase = phase_.load(std::memory_order_relaxed);
-            if (++arrived_ == expected_) {
-                release();
-                return;
-            }
-        }
-        wait(phase);
+    san::check_stop();
+    sites_[size_t(me)] = site;
+    state_[size_t(me)] = 1;
+    if (++arrived_ == expected_) {
+        finish();
         return;
     }
-    bool stuck = false;
-    {
-        std::lock_guard<std::mutex> g(m_);
-        san::check_stop();
-        phase = phase_.load(std::memory_order_relaxed);
-        sites_[size_t(me)] = site;
-        state_[size_t(me)] = 1;
-        if (++arrived_ == expected_) {
-            finish(arrived_ - 1);
-            return;
-        }
-        size_t t = size_t(first_ + me);
-        block_->wait_site[t] = site;
-        block_->waiting[t].store(1, std::memory_order_release);
-        uint64_t v = block_->live.fetch_add(1, std::memory_order_acq_rel) + 1;
-        stuck = (v & 0xffffffffu) == (v >> 32);
-    }
-    if (stuck) san::deadlock(block_);
-    wait(phase);
+    wait(me, site);
     san::check_stop();
-    block_->waiting[size_t(first_ + me)].store(0, std::memory_order_relaxed);
 }
 
 inline void Barrier::leave(int me) {
-    std::lock_guard<std::mutex> g(m_);
     --expected_;
-    if (block_ != nullptr) {
-        state_[size_t(me)] = 2;
-        ++left_;
-        if (expected_ > 0 && arrived_ == expected_) finish(arrived_);
-        return;
-    }
-    if (expected_ > 0 && arrived_ == expected_) release();
+    state_[size_t(me)] = 2;
+    ++left_;
+    if (expected_ > 0 && arrived_ == expected_) finish();
 }
 
 #else
 
-inline void Barrier::arrive_and_wait(int, const Site&) {
-    uint32_t phase;
-    {
-        std::lock_guard<std::mutex> g(m_);
-        phase = phase_.load(std::memory_order_relaxed);
-        if (++arrived_ == expected_) {
-            release();
-            return;
-        }
+inline void Barrier::arrive_and_wait(int me, const Site& site) {
+    if (++arrived_ == expected_) {
+        release();
+        return;
     }
-    while (phase_.load(std::memory_order_acquire) == phase) std::this_thread::yield();
+    wait(me, site);
 }
 
 inline void Barrier::leave(int) {
-    std::lock_guard<std::mutex> g(m_);
     --expected_;
     if (expected_ > 0 && arrived_ == expected_) release();
 }
@@ -425,9 +440,8 @@ inline Schedule& schedule() {
     return s;
 }
 
-// Sets up a slot for its next block: barriers, the deadlock count, poisoned shared memory.
+// Sets up a slot for its next block: poisoned shared memory, fresh shadow memory.
 inline void start_block(Block& b) {
-    b.live.store(uint64_t(b.threads) << 32, std::memory_order_relaxed);
     poison<float>(b.smem.data(), b.smem.size());
     b.dyn.reset_cells();
     b.dyn_typed = false;
@@ -479,49 +493,59 @@ inline unsigned char* dynamic_shared() { return self.ctx->smem.data(); }
 
 #endif
 
-// The OS threads that run the CUDA threads, kept from launch to launch (creating a
-// few hundred threads per launch would cost more than most launches' work). Used by
-// one launch at a time (under the launch mutex); never destroyed, its threads detached.
-class Pool {
-  public:
-    // Runs job(i) for i in [0, n), each on its own thread, and waits for all of them.
-    void run(size_t n, const std::function<void(size_t)>& job) {
-        while (workers_.size() < n) spawn();
-        job_ = &job;
-        left_.store(uint32_t(n), std::memory_order_relaxed);
-        for (size_t i = 0; i < n; ++i) {
-            workers_[i]->go.fetch_add(1, std::memory_order_release);
-            wake_all(workers_[i]->go);
-        }
-        for (uint32_t v; (v = left_.load(std::memory_order_acquire)) != 0;) sleep_while(left_, v);
-    }
-
-  private:
-    struct Worker {
-        std::atomic<uint32_t> go{0};  // bumped once per job
-    };
-    void spawn() {
-        workers_.push_back(std::make_unique<Worker>());
-        Worker* w = workers_.back().get();
-        size_t index = workers_.size() - 1;
-        std::thread([this, w, index] {
-            uint32_t seen = 0;
-            for (;;) {
-                sleep_while(w->go, seen);
-                seen = w->go.load(std::memory_order_acquire);
-                (*job_)(index);
-                if (left_.fetch_sub(1, std::memory_order_acq_rel) == 1) wake_all(left_);
-            }
-        }).detach();
-    }
-    std::vector<std::unique_ptr<Worker>> workers_;
-    const std::function<void(size_t)>* job_ = nullptr;
-    std::atomic<uint32_t> left_{0};
+// The launch a fiber belongs to: what each CUDA thread runs for its block.
+struct Grid {
+    dim3 grid, block;
+    const std::vector<uint32_t>* order = nullptr;  // linear block index by position
+    const std::function<void()>* body = nullptr;
 };
+inline thread_local const Grid* running_grid = nullptr;
 
-inline Pool& pool() {
-    static Pool* p = new Pool;  // leaked on purpose: its threads outlive static destructors
-    return *p;
+// The function of every fiber: runs its thread of each block its slot takes, until
+// the scheduler says there are no more.
+inline void fiber_main() {
+    Fiber* f = scheduler->running();
+    const Grid& g = *running_grid;
+    while (!f->exit) {
+        Block& b = *f->slot;
+        int t = f->thread;
+        uint32_t lin = (*g.order)[b.current];
+        self.block = dim3{lin % g.grid.x, (lin / g.grid.x) % g.grid.y, lin / (g.grid.x * g.grid.y)};
+#ifdef GI_SANITIZE
+        san::me = san::Who{lin, 0, 0, uint16_t(t), 0};
+        try {
+            (*g.body)();
+            // This thread has left the kernel for this block.
+            b.sync.leave(t);
+            b.warps[size_t(t / 32)].leave(t % 32);
+        } catch (const Stop&) {
+            // The launch stops: this thread is done.
+        } catch (...) {
+            fail("a kernel threw an exception (out of memory?)");
+        }
+#else
+        try {
+            (*g.body)();
+        } catch (...) {
+            fail("a kernel threw an exception (out of memory?)");
+        }
+        b.sync.leave(t);
+        b.warps[size_t(t / 32)].leave(t % 32);
+#endif
+        f->done = true;
+        scheduler->suspend();  // until the slot's next block, or the end of the launch
+    }
+    // Returning resumes the scheduler (uc_link).
+}
+
+// Sets up `f` to start in fiber_main on `stack`, returning to `link` at its end. (Its
+// own function: getcontext returns twice, as far as the compiler knows.)
+[[gnu::noinline]] inline void make_fiber(Fiber& f, unsigned char* stack, ucontext_t* link) {
+    if (getcontext(&f.ctx) != 0) fail("cannot make a fiber");
+    f.ctx.uc_stack.ss_sp = stack;
+    f.ctx.uc_stack.ss_size = Stacks::kSize;
+    f.ctx.uc_link = link;
+    makecontext(&f.ctx, &fiber_main, 0);
 }
 
 // Runs `body` for every block of the grid, with block.x*y*z threads.
@@ -541,6 +565,14 @@ void run_grid(dim3 grid, dim3 block, size_t smem_bytes, F&& body) {
         slots = std::min<size_t>(std::max<size_t>(nblocks, 1), sch.blocks);
     }
 #endif
+    if (nblocks == 0) return;
+    std::function<void()> job = [&] { body(); };
+    Grid g{grid, block, &order, &job};
+    Scheduler sch;
+    Scheduler* outer = scheduler;
+    const Grid* outer_grid = running_grid;
+    scheduler = &sch;
+    running_grid = &g;
     int nwarps = (threads + 31) / 32;
     std::vector<std::unique_ptr<Block>> ctx;
     for (size_t k = 0; k < slots; ++k) {
@@ -551,7 +583,19 @@ void run_grid(dim3 grid, dim3 block, size_t smem_bytes, F&& body) {
         b->warps = std::vector<Barrier>(size_t(nwarps));
         b->lanes.assign(size_t(nwarps) * 32, 0);
         b->smem.assign(smem_bytes, 0);
-        b->gate.reset(threads);
+        b->wait_site.assign(size_t(threads), Site{});
+        b->waiting.assign(size_t(threads), 0);
+        b->fibers = std::make_unique<Fiber[]>(size_t(threads));
+        for (int t = 0; t < threads; ++t) {
+            Fiber& f = b->fibers[size_t(t)];
+            f.slot = b.get();
+            f.thread = t;
+            f.state.ctx = b.get();
+            f.state.linear = t;
+            f.state.thread = dim3{unsigned(t) % block.x, (unsigned(t) / block.x) % block.y,
+                                  unsigned(t) / (block.x * block.y)};
+            make_fiber(f, stacks().get(k * size_t(threads) + size_t(t)), &sch.main_);
+        }
 #ifdef GI_SANITIZE
         b->sync.watch(b.get(), 0, "__syncthreads");
         for (int w = 0; w < nwarps; ++w)
@@ -559,72 +603,76 @@ void run_grid(dim3 grid, dim3 block, size_t smem_bytes, F&& body) {
         b->dyn.kind = "dynamic shared memory";
         b->dyn.shared = true;
         b->dyn.attach(b->smem.data(), smem_bytes);
-        b->wait_site.assign(size_t(threads), Site{});
-        b->waiting = std::make_unique<std::atomic<int>[]>(size_t(threads));
 #endif
         ctx.push_back(std::move(b));
     }
-    std::atomic<size_t> next{0};
+    size_t next = 0;
 #ifdef GI_SANITIZE
-    san::current->wake = [&] {
+    auto wake_all = [&] {
         for (auto& b : ctx) {
             b->sync.wake();
             for (auto& w : b->warps) w.wake();
         }
     };
+    san::current->wake = wake_all;
 #endif
-    // Thread 0 of a slot takes its next block and re-arms the slot's barriers.
+    // A slot takes its next block: re-arms its barriers and readies its fibers.
     auto take = [&](Block& b) {
-        size_t i = next.fetch_add(1);
+        size_t i = next++;
 #ifdef GI_SANITIZE
         if (san::current->stop.load()) i = nblocks;
 #endif
-        b.current = i;
         if (i >= nblocks) return;
+        b.current = i;
         b.sync.reset(threads);
         for (int w = 0; w < nwarps; ++w) b.warps[size_t(w)].reset(std::min(32, threads - 32 * w));
 #ifdef GI_SANITIZE
         san::start_block(b);
 #endif
-    };
-    // CUDA thread i of the launch is thread i % threads of slot i / threads.
-    std::function<void(size_t)> cuda_thread = [&](size_t i) {
-        size_t k = i / size_t(threads);
-        int t = int(i % size_t(threads));
-        Block& b = *ctx[k];
-        self.ctx = &b;
-        self.linear = t;
-        self.thread = dim3{unsigned(t) % block.x, (unsigned(t) / block.x) % block.y,
-                           unsigned(t) / (block.x * block.y)};
-        for (;;) {
-            if (t == 0) take(b);
-            b.gate.arrive_and_wait(t, Site{});
-            if (b.current >= nblocks) break;
-            uint32_t lin = order[b.current];
-            self.block = dim3{lin % grid.x, (lin / grid.x) % grid.y, lin / (grid.x * grid.y)};
-#ifdef GI_SANITIZE
-            san::me = san::Who{lin, 0, 0, uint16_t(t), 0};
-            try {
-                body();
-                // This thread has left the kernel for this block.
-                b.sync.leave(t);
-                b.warps[size_t(t / 32)].leave(t % 32);
-                uint64_t v = b.live.fetch_sub(uint64_t(1) << 32) - (uint64_t(1) << 32);
-                if ((v >> 32) > 0 && (v & 0xffffffffu) == (v >> 32)) san::deadlock(&b);
-            } catch (const Stop&) {
-                // The launch stops: this thread goes straight to the gate.
-            }
-#else
-            body();
-            // This thread has left the kernel for this block.
-            b.sync.leave(t);
-            b.warps[size_t(t / 32)].leave(t % 32);
-#endif
-            b.gate.arrive_and_wait(t, Site{});
+        b.live = threads;
+        for (int t = 0; t < threads; ++t) {
+            Fiber& f = b.fibers[size_t(t)];
+            f.done = false;
+            sch.ready(&f);
         }
-        self.ctx = nullptr;
     };
-    pool().run(slots * size_t(threads), cuda_thread);
+    for (auto& b : ctx) take(*b);
+    for (;;) {
+        while (Fiber* f = sch.next()) {
+            f->started = true;
+            sch.resume(f);
+            if (f->done && --f->slot->live == 0) take(*f->slot);
+        }
+        // Nothing is ready: either every block ran, or threads wait at barriers that
+        // cannot complete.
+        Block* stuck = nullptr;
+        for (auto& b : ctx)
+            if (b->live > 0) stuck = b.get();
+        if (stuck == nullptr) break;
+#ifdef GI_SANITIZE
+        san::report_deadlock(stuck, order[stuck->current]);
+        san::current->stop.store(true);
+        wake_all();  // the waiters see the stop and unwind
+#else
+        fail("deadlock: the threads of a block wait at barriers that cannot complete (a "
+             "__syncthreads or warp primitive that not every thread reaches; the sanitizer, "
+             "bash scripts/sanitize.sh, names the lines)");
+#endif
+    }
+    // Let every fiber that ran return from its function.
+    for (auto& b : ctx) {
+        for (int t = 0; t < threads; ++t) {
+            Fiber& f = b->fibers[size_t(t)];
+            if (!f.started) continue;
+            f.exit = true;
+            sch.resume(&f);
+        }
+    }
+#ifdef GI_SANITIZE
+    san::current->wake = nullptr;
+#endif
+    scheduler = outer;
+    running_grid = outer_grid;
 }
 
 // What the host says each argument is: 1 = a device pointer, else the scalar's size

@@ -2,7 +2,9 @@
 //!
 //! Device memory is host memory. Each launch calls the kernel's generated
 //! entry (`gi_interpret_<name>`), which runs the grid's blocks one after
-//! another with every CUDA thread of a block as a real OS thread.
+//! another on the calling thread, every CUDA thread of a block a fiber (its own
+//! stack) that hands over to the next at each barrier
+//! (`kernels/interpret/runtime.hpp`).
 //!
 //! This proves the logic of the kernels and of the host code that drives them
 //! (launch shapes, chunking, buffers); it says nothing about speed or about the

@@ -5,7 +5,8 @@
 //! - [`driver::CudaGpu`] (feature `cuda`): cudarc on a real GPU, kernels from
 //!   nvcc's PTX when it was found at build time, otherwise compiled by NVRTC;
 //! - [`interpret::InterpretGpu`] (feature `interpret`): the same kernel source
-//!   compiled as host C++ and run on the CPU, every CUDA thread a real thread.
+//!   compiled as host C++ and run on the CPU, every CUDA thread a fiber with its
+//!   own stack that switches at the barriers.
 //!   It proves the logic of kernels and host code, not speed and not the
 //!   GPU's memory model; never take timings from it.
 //!
