@@ -92,7 +92,7 @@ pub enum Error {
     #[error("device unavailable: {0}")]
     Device(String),
 
-    /// Sanitizer mode (feature `sanitize`) found bugs in a kernel launch.
+    /// Sanitizer mode (interpret mode with `GRAPH_IG_SANITIZE`) found bugs in a kernel launch.
     #[error("sanitizer: {findings} finding(s) in kernel {kernel} (grid {grid}, block {block}):\n{report}")]
     Sanitizer {
         /// The kernel launched.

@@ -140,7 +140,7 @@ pub fn output_rows<G: Gpu>(
     classes: usize,
 ) -> Result<G::Buf<f32>> {
     let rows = class_rows(gpu, z, classes, "output_rows")?;
-    let mut out = gpu.zeros::<f32>(rows * classes)?;
+    let mut out = gpu.alloc::<f32>(rows * classes)?;
     let kind = match kind {
         Output::LogSoftmax => 0,
         Output::Softmax => 1,
@@ -191,7 +191,7 @@ pub fn output_seed<G: Gpu>(
             "internal error: output_seed: graph {g} targets class {t} of {classes}"
         )));
     }
-    let mut dz = gpu.zeros::<f32>(rows * classes)?;
+    let mut dz = gpu.alloc::<f32>(rows * classes)?;
     let kind = match (seed, kind) {
         (Seed::Logit, _) | (Seed::Output, Output::Logits) => 2,
         (Seed::Output, Output::LogSoftmax) => 0,

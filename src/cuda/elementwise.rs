@@ -124,7 +124,7 @@ pub fn add_scaled<G: Gpu>(gpu: &G, a: f64, x: &Buf<G>, y: &mut Buf<G>) -> Result
 fn binary<G: Gpu>(gpu: &G, kernel: &'static str, x: &Buf<G>, y: &Buf<G>) -> Result<Buf<G>> {
     let len = gpu.len(x);
     need(gpu, y, len, &format!("{kernel} y"))?;
-    let mut out = gpu.zeros::<f32>(len)?;
+    let mut out = gpu.alloc::<f32>(len)?;
     // SAFETY: y and out hold at least x's length (checked above, out made so).
     unsafe {
         gpu.launch(
@@ -154,7 +154,7 @@ pub fn ratio<G: Gpu>(gpu: &G, p: &Buf<G>, z: &Buf<G>) -> Result<Buf<G>> {
 /// A copy of `x`; see `ew_copy`.
 pub fn copy<G: Gpu>(gpu: &G, x: &Buf<G>) -> Result<Buf<G>> {
     let len = gpu.len(x);
-    let mut out = gpu.zeros::<f32>(len)?;
+    let mut out = gpu.alloc::<f32>(len)?;
     // SAFETY: out holds x's length (made so).
     unsafe {
         gpu.launch(
@@ -169,7 +169,7 @@ pub fn copy<G: Gpu>(gpu: &G, x: &Buf<G>) -> Result<Buf<G>> {
 /// A per-row kernel `out[r] = f(x[r, :])` (`row_sums`, `relu_norms`).
 fn per_row<G: Gpu>(gpu: &G, kernel: &'static str, dim: usize, x: &Buf<G>) -> Result<Buf<G>> {
     let rows = rows_of(gpu, x, dim, kernel)?;
-    let mut out = gpu.zeros::<f32>(rows)?;
+    let mut out = gpu.alloc::<f32>(rows)?;
     // SAFETY: x holds whole rows of dim values (checked above), out one value per row.
     unsafe {
         gpu.launch(

@@ -10,14 +10,19 @@
 //! (launch shapes, chunking, buffers); it says nothing about speed or about the
 //! GPU's memory model.
 //!
-//! With the feature `sanitize` the same launches are checked (memcheck,
-//! racecheck, initcheck, synccheck; `kernels/interpret/sanitize.hpp`) and run
-//! their blocks in a random order, several at a time: a launch with findings
-//! prints them to stderr and fails with [`Error::Sanitizer`].
+//! Sanitizer mode: when `GRAPH_IG_SANITIZE` names the sanitizer library
+//! (`bash scripts/sanitize.sh` builds it from the sources build.rs writes, and
+//! runs the tests with it; `docs/sanitizer.md`), every launch runs that
+//! library's build of the kernel instead, with memcheck, racecheck, initcheck
+//! and synccheck (`kernels/interpret/sanitize.hpp`) and the blocks in a random
+//! order, several at a time; [`Gpu::alloc`] buffers start poisoned. A launch
+//! with findings prints them to stderr and fails with [`Error::Sanitizer`].
 
 use super::launch::{Arg, Elem, Gpu, Shape};
 use crate::{Error, Result};
-use std::ffi::c_void;
+use std::collections::HashMap;
+use std::ffi::{c_char, c_void, CStr};
+use std::sync::{Mutex, OnceLock};
 
 type InterpretEntry = unsafe extern "C" fn(
     u32,
@@ -39,6 +44,94 @@ type InterpretEntry = unsafe extern "C" fn(
 const REPORT_BYTES: usize = 16 << 10;
 
 include!(concat!(env!("OUT_DIR"), "/interpret_kernels.rs"));
+
+/// The sanitizer library `GRAPH_IG_SANITIZE` names, loaded.
+struct Sanitizer {
+    lib: libloading::Library,
+    path: String,
+    entries: Mutex<HashMap<&'static str, InterpretEntry>>,
+}
+
+static SANITIZER: OnceLock<std::result::Result<Option<Sanitizer>, String>> = OnceLock::new();
+
+/// Loads the library `GRAPH_IG_SANITIZE` names (none when it is unset or empty) and
+/// checks that it was built from this build's kernel sources.
+fn load_sanitizer() -> std::result::Result<Option<Sanitizer>, String> {
+    let Some(path) = std::env::var_os("GRAPH_IG_SANITIZE").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let shown = std::path::Path::new(&path).display().to_string();
+    // SAFETY: loading a library runs its initialisers. This one is the sanitizer build
+    // of this crate's own kernels (scripts/sanitize.sh), whose initialisers are those of
+    // the C++ runtime and of the kernels' function-local statics; the hash check below
+    // refuses a library built from other sources before any of its kernels runs.
+    let lib = unsafe { libloading::Library::new(&path) }.map_err(|e| {
+        format!("GRAPH_IG_SANITIZE={shown}: cannot load the sanitizer library ({e}); bash scripts/sanitize.sh builds it")
+    })?;
+    // SAFETY: build.rs generates `gi_sanitize_sources` (sanitize_manifest.cpp) as
+    // `const char* gi_sanitize_sources()`, returning a NUL-terminated static string.
+    let hash = unsafe {
+        let sources = lib
+            .get::<unsafe extern "C" fn() -> *const c_char>(b"gi_sanitize_sources\0")
+            .map_err(|e| format!("GRAPH_IG_SANITIZE={shown} is not the sanitizer library ({e})"))?;
+        CStr::from_ptr(sources()).to_string_lossy().into_owned()
+    };
+    if hash != SANITIZE_HASH {
+        return Err(format!(
+            "GRAPH_IG_SANITIZE={shown} was built from other kernel sources ({hash}; this build's are \
+             {SANITIZE_HASH}); bash scripts/sanitize.sh rebuilds it"
+        ));
+    }
+    Ok(Some(Sanitizer {
+        lib,
+        path: shown,
+        entries: Mutex::new(HashMap::new()),
+    }))
+}
+
+/// The loaded sanitizer library, if `GRAPH_IG_SANITIZE` names one.
+fn sanitizer() -> Result<Option<&'static Sanitizer>> {
+    match SANITIZER.get_or_init(load_sanitizer) {
+        Ok(s) => Ok(s.as_ref()),
+        Err(e) => Err(Error::Device(e.clone())),
+    }
+}
+
+/// The sanitizer library that interpret-mode launches run in (`GRAPH_IG_SANITIZE`,
+/// built by `scripts/sanitize.sh`), or `None` in plain interpret mode. An error when
+/// the variable names a library that cannot be loaded or was built from other kernel
+/// sources.
+pub fn sanitizer_library() -> Result<Option<String>> {
+    Ok(sanitizer()?.map(|s| s.path.clone()))
+}
+
+impl Sanitizer {
+    /// The sanitizer build's entry of `kernel`.
+    fn entry(&self, kernel: &'static str) -> Result<InterpretEntry> {
+        let mut known = self
+            .entries
+            .lock()
+            .map_err(|_| Error::Device("sanitizer: a launch panicked".into()))?;
+        if let Some(&f) = known.get(kernel) {
+            return Ok(f);
+        }
+        let name = format!("gi_sanitize_{kernel}\0");
+        // SAFETY: build.rs generates every `gi_sanitize_<kernel>` entry with the signature
+        // of `InterpretEntry` (entry_cpp, as the built-in entries), and load_sanitizer
+        // checked that the library was generated from this build's sources. The library
+        // stays loaded for the life of the process (a static), so the pointer stays valid.
+        let f = unsafe { self.lib.get::<InterpretEntry>(name.as_bytes()).map(|s| *s) }.map_err(
+            |_| {
+                Error::Device(format!(
+                    "the sanitizer library {} has no kernel {kernel}",
+                    self.path
+                ))
+            },
+        )?;
+        known.insert(kernel, f);
+        Ok(f)
+    }
+}
 
 /// A buffer of interpret mode: plain host memory.
 pub struct HostBuf<T> {
@@ -91,6 +184,18 @@ impl Gpu for InterpretGpu {
         })
     }
 
+    /// Zeroed, or poisoned ([`Elem::POISON`]) in sanitizer mode.
+    fn alloc<T: Elem>(&self, len: usize) -> Result<HostBuf<T>> {
+        let fill = if sanitizer()?.is_some() {
+            T::POISON
+        } else {
+            T::default()
+        };
+        Ok(HostBuf {
+            data: vec![fill; len],
+        })
+    }
+
     fn len<T: Elem>(&self, buf: &HostBuf<T>) -> usize {
         buf.data.len()
     }
@@ -105,11 +210,14 @@ impl Gpu for InterpretGpu {
         shape: Shape,
         args: &mut [Arg<'_, Self>],
     ) -> Result<()> {
-        let entry = INTERPRET_KERNELS
-            .iter()
-            .find(|(name, _)| *name == kernel)
-            .map(|(_, f)| *f)
-            .ok_or_else(|| Error::Device(format!("interpret mode has no kernel {kernel}")))?;
+        let entry = match sanitizer()? {
+            Some(s) => s.entry(kernel)?,
+            None => INTERPRET_KERNELS
+                .iter()
+                .find(|(name, _)| *name == kernel)
+                .map(|(_, f)| *f)
+                .ok_or_else(|| Error::Device(format!("interpret mode has no kernel {kernel}")))?,
+        };
         // Each argument's value in an 8-byte slot; the kernel entry reads each as its own type.
         let mut slots: Vec<u64> = args
             .iter_mut()

@@ -7,12 +7,23 @@ use crate::Result;
 pub trait Elem:
     bytemuck::Pod + Default + Send + Sync + cudarc::driver::DeviceRepr + cudarc::driver::ValidAsZeroBits
 {
+    /// What [`Gpu::alloc`] fills a buffer with in sanitizer mode: a signalling NaN for
+    /// floats, all bits set for integers.
+    const POISON: Self;
 }
 /// Element types that live in device buffers.
 #[cfg(not(feature = "cuda"))]
-pub trait Elem: bytemuck::Pod + Default + Send + Sync {}
-impl Elem for f32 {}
-impl Elem for i32 {}
+pub trait Elem: bytemuck::Pod + Default + Send + Sync {
+    /// What [`Gpu::alloc`] fills a buffer with in sanitizer mode: a signalling NaN for
+    /// floats, all bits set for integers.
+    const POISON: Self;
+}
+impl Elem for f32 {
+    const POISON: f32 = f32::from_bits(0x7fbf_7fbf);
+}
+impl Elem for i32 {
+    const POISON: i32 = -1;
+}
 
 /// One kernel argument. Buffers are borrowed for the launch; outputs mutably.
 pub enum Arg<'a, G: Gpu + ?Sized> {
@@ -74,8 +85,14 @@ pub trait Gpu {
     fn describe(&self) -> String;
     /// Copies host data to a new device buffer.
     fn upload<T: Elem>(&self, host: &[T]) -> Result<Self::Buf<T>>;
-    /// A new zeroed device buffer.
+    /// A new zeroed device buffer (a memset: the zeros are part of the contract).
     fn zeros<T: Elem>(&self, len: usize) -> Result<Self::Buf<T>>;
+    /// A new device buffer whose contents are unspecified, for outputs that a kernel
+    /// writes in full. Zeroed by default; interpret mode's sanitizer fills it with
+    /// [`Elem::POISON`], so that a kernel that leaves part of it unwritten shows.
+    fn alloc<T: Elem>(&self, len: usize) -> Result<Self::Buf<T>> {
+        self.zeros(len)
+    }
     /// Number of elements a buffer holds.
     fn len<T: Elem>(&self, buf: &Self::Buf<T>) -> usize;
     /// Copies a device buffer back to the host (waits for pending work).

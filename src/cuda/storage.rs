@@ -18,7 +18,7 @@ pub fn code(storage: Storage) -> i32 {
 /// Every value of `x` rounded to `storage` and widened back to f32 on `gpu`.
 pub fn round_through<G: Gpu>(gpu: &G, x: &[f32], storage: Storage) -> Result<Vec<f32>> {
     let input = gpu.upload(x)?;
-    let mut out = gpu.zeros::<f32>(x.len())?;
+    let mut out = gpu.alloc::<f32>(x.len())?;
     // SAFETY: input and out hold `x.len()` values.
     unsafe {
         gpu.launch(
