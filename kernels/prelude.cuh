@@ -24,24 +24,27 @@
 // Threads that leave the kernel stop taking part in __syncthreads (as on
 // Volta and later GPUs).
 //
-// Sanitizer mode (cargo feature `sanitize`; `bash scripts/sanitize.sh` runs every
-// interpret-mode test with it; docs/sanitizer.md) checks what a CPU run otherwise
-// hides, and names the kernel, block, thread, buffer (argument position and name)
-// and index, or the barrier's line:
+// Sanitizer mode (`bash scripts/sanitize.sh` builds its library and runs the
+// interpret-mode tests with it, GRAPH_IG_SANITIZE naming it; docs/sanitizer.md)
+// checks what a CPU run otherwise hides, and names the kernel, block, thread, buffer
+// (argument position and name) and index, or the barrier's line:
 //   - memcheck: every access through a pointer, to global or shared memory, is
-//     bounds-checked; a bad one (out of bounds, null, misaligned) stops the launch;
+//     bounds-checked; a bad one (out of bounds, null, misaligned, a write to an
+//     argument the kernel declares const) stops the launch;
 //   - racecheck: two threads of a launch touch the same location, one of them
 //     writing, with no __syncthreads between them (in one warp: no __syncthreads or
 //     __syncwarp; shuffles do not order memory), or from different blocks of the
 //     grid (never ordered); atomics do not race with each other;
 //   - initcheck: shared memory starts each block poisoned (signalling NaNs, 0xff
-//     bytes for integers) and reading a byte not yet written in the block is a finding;
+//     bytes for integers) and reading a byte not yet written in the block is a
+//     finding; device buffers from Gpu::alloc start poisoned too (zeros() stays a
+//     memset), so an output left partly unwritten differs from the CPU reference;
 //   - synccheck: a __syncthreads (warp primitive) that the block's threads (the
 //     warp's lanes) reach at different lines, or while some have left the kernel
 //     (the early-return rule above), and a block whose threads all wait forever;
 //   - blocks run in a seeded random order, several at a time (the seed is printed;
 //     GRAPH_IG_SANITIZE_SEED repeats it, GRAPH_IG_SANITIZE_BLOCKS sets how many).
-// It compiles a rewritten copy of each kernel file (build/sanitize.rs): pointers to
+// Its library is a rewritten copy of each kernel file (build/sanitize.rs): pointers to
 // element types become checked pointers and `__shared__` declarations per-block
 // arrays. What that asks of a kernel (anything else fails to compile there, loudly):
 //   - elements of 2, 4 or 8 bytes (float, int, long long, double, gi_bf16, gi_f16);

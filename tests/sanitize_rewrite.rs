@@ -1,5 +1,5 @@
 //! The sanitize build's rewrite of the kernel sources (`build/sanitize.rs`, used by
-//! build.rs under the feature `sanitize`): pointers become checked pointers, the
+//! build.rs for the sanitizer library): pointers become checked pointers, the
 //! rest of the source is left alone, and every line stays where it was.
 
 #[path = "../build/sanitize.rs"]

@@ -15,7 +15,7 @@
 // Plain interpret mode runs the grid's blocks one after another, in order, and
 // `static` (= __shared__) arrays are private to the running block.
 //
-// Sanitizer mode (GI_SANITIZE, cargo feature `sanitize`; sanitize.hpp) runs the
+// Sanitizer mode (GI_SANITIZE: the library scripts/sanitize.sh builds; sanitize.hpp) runs the
 // blocks in a seeded random order, several at a time (each in its own slot, with
 // its own fibers, barriers and shared memory, their threads interleaved at the
 // barriers), checks every access through the checked pointers of sanitize.hpp and

@@ -1,5 +1,6 @@
-// sanitize.hpp: the checks of sanitizer mode (cargo feature `sanitize`), included by
-// runtime.hpp when GI_SANITIZE is defined. Never part of an nvcc or NVRTC build.
+// sanitize.hpp: the checks of sanitizer mode, included by runtime.hpp when GI_SANITIZE
+// is defined (the sanitizer library that scripts/sanitize.sh builds from the sources
+// build.rs writes). Never part of an nvcc or NVRTC build, nor of plain interpret mode.
 //
 // build.rs rewrites every pointer type of the kernel sources (`const float*` and so
 // on) into gi::ptr<T>, a checked pointer: a region (a kernel argument, the block's

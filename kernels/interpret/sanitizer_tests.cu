@@ -1,5 +1,5 @@
-// sanitizer_tests.cu: tiny kernels with planted bugs, compiled in sanitizer mode only
-// (cargo feature `sanitize`; never part of the CUDA build). tests/sanitizer.rs launches
+// sanitizer_tests.cu: tiny kernels with planted bugs, compiled into the sanitizer
+// library only (never part of the CUDA build or of plain interpret mode). tests/sanitizer.rs launches
 // each and checks that the sanitizer names the kernel and the bug; san_clean and the
 // flag-off launches check that correct code passes.
 #include "prelude.cuh"
