@@ -314,6 +314,34 @@ impl Decoder<'_> {
     }
 }
 
+/// Checks the rank of a tensor's shape `got`, and the dims of `want` given as `Some`;
+/// the error names the file and the key. Shared by the in-memory and streaming readers.
+pub(crate) fn check_shape(
+    path: &std::path::Path,
+    key: &str,
+    got: &[usize],
+    want: &[Option<usize>],
+) -> Result<()> {
+    let ok =
+        got.len() == want.len() && got.iter().zip(want).all(|(g, w)| w.is_none_or(|w| w == *g));
+    if ok {
+        return Ok(());
+    }
+    let want: Vec<String> = want
+        .iter()
+        .map(|d| d.map_or("?".to_string(), |d| d.to_string()))
+        .collect();
+    Err(Error::Data {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        message: format!(
+            "shape {got:?}, expected [{}] (rank {})",
+            want.join(", "),
+            want.len()
+        ),
+    })
+}
+
 impl<'a> Reader<'a> {
     fn err(&self, key: &str, message: impl Into<String>) -> Error {
         Error::Data {
@@ -336,24 +364,7 @@ impl<'a> Reader<'a> {
 
     /// Checks the rank (and the dims given as `Some`) of a tensor's shape.
     fn shape(&self, key: &str, t: &TensorView<'_>, want: &[Option<usize>]) -> Result<()> {
-        let got = t.shape();
-        let ok =
-            got.len() == want.len() && got.iter().zip(want).all(|(g, w)| w.is_none_or(|w| w == *g));
-        if ok {
-            return Ok(());
-        }
-        let want: Vec<String> = want
-            .iter()
-            .map(|d| d.map_or("?".to_string(), |d| d.to_string()))
-            .collect();
-        Err(self.err(
-            key,
-            format!(
-                "shape {got:?}, expected [{}] (rank {})",
-                want.join(", "),
-                want.len()
-            ),
-        ))
+        check_shape(&self.path, key, t.shape(), want)
     }
 
     /// A rank-1 tensor `[len]`.

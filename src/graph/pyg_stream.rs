@@ -148,24 +148,7 @@ impl<'a> Pass<'a> {
     }
 
     fn shape(&self, key: &str, t: &TensorView<'_>, want: &[Option<usize>]) -> Result<()> {
-        let got = t.shape();
-        let ok =
-            got.len() == want.len() && got.iter().zip(want).all(|(g, w)| w.is_none_or(|w| w == *g));
-        if ok {
-            return Ok(());
-        }
-        let want: Vec<String> = want
-            .iter()
-            .map(|d| d.map_or("?".to_string(), |d| d.to_string()))
-            .collect();
-        Err(self.err(
-            key,
-            format!(
-                "shape {got:?}, expected [{}] (rank {})",
-                want.join(", "),
-                want.len()
-            ),
-        ))
+        super::pyg::check_shape(self.path, key, t.shape(), want)
     }
 
     /// Calls `each` with the decoder and the bytes of every window of elements
